@@ -1,0 +1,125 @@
+"""The shape every service shares: open its database and migrate it, build its gRPC server with
+internal auth, health and SettingsService, add the service's own servicers, serve until told to
+stop. A service's server.py only says what is its own:
+
+    def register(server: GrpcServer, pool: Pool, settings: SecretSettings, clock: Clock) -> None:
+        server.add(secret_pb2_grpc.add_SecretServiceServicer_to_server, SecretServicer(...), NAME)
+
+    SPEC = ServiceSpec(component="secret", migrations=Path(...), register=register)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bodhi.settings.v1 import settings_pb2, settings_pb2_grpc
+from bodhi_common.clock import Clock, SystemClock
+from bodhi_common.db import open_pool
+from bodhi_common.grpc_server import GrpcServer, wait_for_shutdown
+from bodhi_common.internal_auth import InternalAuth
+from bodhi_common.migrations import migrate
+from bodhi_common.runner import run
+from bodhi_common.service_settings import ServiceSettings
+from bodhi_common.settings_service import SettingsServicer
+
+COMMON_MIGRATIONS = Path(__file__).parent / "migrations"
+SETTINGS_SERVICE = settings_pb2.DESCRIPTOR.services_by_name["SettingsService"].full_name
+
+
+@asynccontextmanager
+async def service_database(
+    component: str, settings: ServiceSettings, migrations: Path, clock: Clock
+) -> AsyncIterator[asyncpg.Pool[Any]]:
+    """The service's pool, migrated to the latest schema (common tables first); closed on exit."""
+    pool = await open_pool(
+        settings.database_url,
+        max_size=settings.bodhi_db_pool_size,
+        timeout=settings.bodhi_db_connect_timeout_seconds,
+        clock=clock,
+    )
+    try:
+        await migrate(pool, [("common", COMMON_MIGRATIONS), (component, migrations)])
+        yield pool
+    finally:
+        await pool.close()
+
+
+def service_server(
+    component: str,
+    settings: ServiceSettings,
+    pool: asyncpg.Pool[Any],
+    clock: Clock,
+    environ: Mapping[str, str] | None = None,
+) -> GrpcServer:
+    """A gRPC server for `component` ("auth", "secret", …) with SettingsService registered;
+    its health follows whether the database answers. `environ` is what `settings` was loaded
+    from (the process environment by default), to report each setting's source."""
+
+    async def database_answers() -> bool:
+        return bool(await pool.fetchval("SELECT 1", timeout=2))
+
+    server = GrpcServer(
+        listen=settings.bodhi_grpc_listen,
+        auth=InternalAuth(settings.bodhi_internal_key, component, clock),
+        grace=settings.bodhi_shutdown_grace_seconds,
+        probe=database_answers,
+    )
+    servicer = SettingsServicer(
+        f"{component}-svc", settings, os.environ if environ is None else environ, pool
+    )
+    server.add(settings_pb2_grpc.add_SettingsServiceServicer_to_server, servicer, SETTINGS_SERVICE)
+    return server
+
+
+@asynccontextmanager
+async def serving(server: GrpcServer) -> AsyncIterator[GrpcServer]:
+    """Start the server; on exit stop it gracefully."""
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+Register = Callable[[GrpcServer, "asyncpg.Pool[Any]", Any, Clock], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSpec:
+    """What makes a service itself: its name, its migrations and its servicers."""
+
+    component: str  # "auth", "secret", "model", "aiproxy": names its token audience and logs
+    migrations: Path
+    register: Register  # adds the service's servicers: (server, pool, settings, clock)
+
+
+@asynccontextmanager
+async def running_service(
+    spec: ServiceSpec,
+    settings: ServiceSettings,
+    clock: Clock,
+    environ: Mapping[str, str] | None = None,
+) -> AsyncIterator[GrpcServer]:
+    """The service serving on its port until the block exits (tests listen on port 0)."""
+    async with service_database(spec.component, settings, spec.migrations, clock) as pool:
+        server = service_server(spec.component, settings, pool, clock, environ)
+        spec.register(server, pool, settings, clock)
+        async with serving(server):
+            yield server
+
+
+def service_main(spec: ServiceSpec, settings_type: type[ServiceSettings]) -> None:
+    """The entry point of `python -m <service>`: serve until SIGTERM/SIGINT."""
+
+    async def serve(settings: ServiceSettings) -> None:
+        async with running_service(spec, settings, SystemClock()):
+            await wait_for_shutdown()
+
+    run(f"{spec.component}-svc", settings_type, serve)

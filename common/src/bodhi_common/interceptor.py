@@ -1,0 +1,147 @@
+"""The server interceptor: internal-auth check, request-id and caller context, and the one place
+where errors become gRPC statuses (ServiceError → its status and code; anything else → logged,
+INTERNAL, no internals leaked)."""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, NoReturn
+
+import grpc
+
+from bodhi_common.context import (
+    REQUEST_ID_KEY,
+    Caller,
+    accept_request_id,
+    caller_var,
+    request_id_var,
+)
+from bodhi_common.errors import CODE_KEY, PARAM_KEY, Internal, ServiceError, Unimplemented
+from bodhi_common.internal_auth import InternalAuth
+
+log = logging.getLogger(__name__)
+
+#: Methods any peer may call without an internal token (probes and tooling).
+OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+Handler = grpc.RpcMethodHandler[Any, Any]
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]]
+
+
+class ServerInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps every non-open method of the server (wrappers are built once per method)."""
+
+    def __init__(self, auth: InternalAuth) -> None:
+        self._auth = auth
+        self._wrapped: dict[str, Handler] = {}
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Handler | None:
+        """The method's handler, wrapped unless the method is open."""
+        method: str = handler_call_details.method
+        if method.startswith(OPEN_PREFIXES):
+            return await continuation(handler_call_details)
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
+            handler = await continuation(handler_call_details)
+            if handler is None:
+                return None
+            wrapped = self._wrapped[method] = _wrap(handler, method, self._auth)
+        return wrapped
+
+
+def _wrap(handler: Handler, method: str, auth: InternalAuth) -> Handler:
+    kwargs = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(
+            _unary(handler.unary_unary, method, auth), **kwargs
+        )
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(
+            _streaming(handler.unary_stream, method, auth), **kwargs
+        )
+    # Client-streaming methods are not part of our contracts; refuse rather than run unchecked.
+    raise TypeError(f"{method}: client-streaming RPCs are not supported by the interceptor")
+
+
+def _unary(behaviour: Any, method: str, auth: InternalAuth) -> Any:
+    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        tokens = _enter(context, auth)
+        try:
+            await _authenticate(context, auth)
+            return await behaviour(request, context)
+        except Exception as exc:
+            await _fail(context, exc, method)
+        finally:
+            _leave(tokens)
+
+    return call
+
+
+def _streaming(behaviour: Any, method: str, auth: InternalAuth) -> Any:
+    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        tokens = _enter(context, auth)
+        try:
+            await _authenticate(context, auth)
+            result = behaviour(request, context)
+            if inspect.isasyncgen(result):
+                async for item in result:
+                    yield item
+            else:
+                await result
+        except Exception as exc:
+            await _fail(context, exc, method)
+        finally:
+            _leave(tokens)
+
+    return call
+
+
+Tokens = tuple[contextvars.Token[str | None], contextvars.Token[Caller | None]]
+
+
+def _enter(context: grpc.aio.ServicerContext[Any, Any], auth: InternalAuth) -> Tokens:
+    request_id = None
+    for key, value in context.invocation_metadata() or ():
+        if key == REQUEST_ID_KEY:
+            request_id = value if isinstance(value, str) else None
+    return request_id_var.set(accept_request_id(request_id)), caller_var.set(None)
+
+
+def _leave(tokens: Tokens) -> None:
+    request_id_var.reset(tokens[0])
+    caller_var.reset(tokens[1])
+
+
+async def _authenticate(context: grpc.aio.ServicerContext[Any, Any], auth: InternalAuth) -> None:
+    authorization = None
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization" and isinstance(value, str):
+            authorization = value
+    caller_var.set(auth.verify(authorization))
+
+
+async def _fail(
+    context: grpc.aio.ServicerContext[Any, Any], exc: Exception, method: str
+) -> NoReturn:
+    if isinstance(exc, grpc.aio.AbortError):
+        raise exc
+    if isinstance(exc, NotImplementedError):
+        # The generated base class raises this for every RPC a service has not built yet.
+        exc = Unimplemented(f"{method.lstrip('/')} is not implemented yet")
+    if not isinstance(exc, ServiceError):
+        log.error("unhandled error", exc_info=exc, extra={"method": method})
+        exc = Internal("internal error")
+    elif exc.status in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE):
+        log.warning("%s", exc.message, extra={"method": method, "code": exc.code})
+    trailing: tuple[tuple[str, str], ...] = ((CODE_KEY, exc.code),)
+    if exc.param is not None:
+        trailing += ((PARAM_KEY, exc.param),)
+    await context.abort(exc.status, exc.message, trailing_metadata=trailing)

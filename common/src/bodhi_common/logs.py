@@ -1,0 +1,72 @@
+"""Structured logging: one JSON object per line on stdout, with the current request id."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+import msgspec
+
+from bodhi_common.context import request_id_var
+
+_LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "warning": logging.WARNING}
+_LEVELS |= {"info": logging.INFO, "debug": logging.DEBUG, "trace": logging.DEBUG}
+_encoder = msgspec.json.Encoder()
+# Attributes every LogRecord has; anything else passed through `extra=` becomes a JSON field.
+# uvicorn adds `color_message`, a copy of the message with terminal colours.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """Renders a record as one JSON line: ts, level, service, logger, msg, request_id, extras."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self._service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON object."""
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "service": self._service,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        request_id = request_id_var.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return _encoder.encode(entry).decode()
+
+
+def parse_level(name: str) -> int:
+    """The logging level for a BODHI_LOG_LEVEL value (error|warn|info|debug|trace)."""
+    try:
+        return _LEVELS[name.lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown log level {name!r}; use one of error, warn, info, debug"
+        ) from None
+
+
+def configure(service: str, level: str) -> None:
+    """Send every logger's records, as JSON lines, to stdout at the given level."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(parse_level(level))
+    # Library chatter that would repeat every request at info level.
+    logging.getLogger("asyncio").setLevel(logging.WARNING)

@@ -1,0 +1,43 @@
+"""The settings every gRPC service reads; each service extends this Struct with its own."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from bodhi_common.config import SECRET, Seconds
+
+LogLevel = Annotated[
+    Literal["error", "warn", "info", "debug", "trace"], msgspec.Meta(description="Log level")
+]
+InternalKey = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=32,
+        description="Shared key (at least 32 bytes) that signs internal call tokens",
+        extra=SECRET,
+    ),
+]
+
+
+class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
+    """Common settings of a gRPC service (variable names are the upper-cased field names)."""
+
+    database_url: Annotated[
+        str, msgspec.Meta(description="PostgreSQL URL of this service's own database", extra=SECRET)
+    ]
+    bodhi_internal_key: InternalKey
+    bodhi_grpc_listen: Annotated[
+        str, msgspec.Meta(description="host:port the gRPC server listens on")
+    ] = "127.0.0.1:0"
+    bodhi_log_level: LogLevel = "info"
+    bodhi_shutdown_grace_seconds: Annotated[
+        Seconds, msgspec.Meta(description="Time in-flight calls get to finish on SIGTERM")
+    ] = 10.0
+    bodhi_db_pool_size: Annotated[
+        int, msgspec.Meta(ge=1, le=50, description="Largest number of database connections")
+    ] = 10
+    bodhi_db_connect_timeout_seconds: Annotated[
+        Seconds, msgspec.Meta(description="How long start-up waits for the database")
+    ] = 10.0
