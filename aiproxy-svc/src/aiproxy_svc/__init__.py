@@ -1,0 +1,1 @@
+"""aiproxy_svc."""
