@@ -1,0 +1,121 @@
+"""The one place where failures become HTTP responses: gRPC status → HTTP status (the google.rpc
+mapping) → the OpenAI-style envelope {"error": {"message", "type", "code", "param"}}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import grpc
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from gateway.clients import BackendError
+from gateway.schemas import ErrorBody, ErrorEnvelope
+
+log = logging.getLogger(__name__)
+
+HTTP_STATUS: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+
+ERROR_TYPE: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "forbidden_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    409: "conflict_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    422: "unprocessable_entity_error",
+    429: "rate_limit_error",
+    499: "cancelled_error",
+    501: "not_implemented_error",
+    503: "service_unavailable",
+    504: "timeout_error",
+}
+
+# What the client reads when a service failed without saying why (it is down, or too slow).
+_GENERIC: dict[int, tuple[str, str]] = {
+    499: ("request_cancelled", "the request was cancelled"),
+    503: ("service_unavailable", "the {service} service is unavailable, try again shortly"),
+    504: ("service_timeout", "the {service} service did not answer in time"),
+}
+_INTERNAL = ("internal_error", "internal error, try again later")
+
+
+def envelope(status: int, code: str, message: str, param: str | None = None) -> Response[Any]:
+    """An error response in the API's envelope."""
+    body = ErrorEnvelope(
+        error=ErrorBody(
+            message=message,
+            type=ERROR_TYPE.get(status, "internal_server_error"),
+            code=code,
+            param=param,
+        )
+    )
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def backend_error(_: Request[Any, Any, Any], exc: BackendError) -> Response[Any]:
+    """A service call failed."""
+    status = HTTP_STATUS.get(exc.status, 500)
+    if exc.code is not None:
+        return envelope(status, exc.code, exc.message, exc.param)
+    log.warning(
+        "service call failed",
+        extra={"service": exc.service, "grpc_status": exc.status.name, "code": exc.code},
+    )
+    code, message = _GENERIC.get(status, _INTERNAL)
+    return envelope(
+        status if status in _GENERIC else 500, code, message.format(service=exc.service)
+    )
+
+
+def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Routing, method and body-validation errors raised by the framework."""
+    status = exc.status_code
+    if status >= 500:
+        return envelope(500, *_INTERNAL)
+    if isinstance(exc, ValidationException):
+        param, message = _first_problem(exc)
+        return envelope(400, "invalid_request", message, param)
+    code = {404: "route_not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(
+        status, "invalid_request"
+    )
+    return envelope(status, code, str(exc.detail).lower() if exc.detail else code)
+
+
+def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Anything else: logged with its traceback, answered without internals."""
+    log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+    return envelope(500, *_INTERNAL)
+
+
+def _first_problem(exc: ValidationException) -> tuple[str | None, str]:
+    extra = exc.extra
+    if isinstance(extra, list) and extra and isinstance(extra[0], dict):
+        key = extra[0].get("key")
+        message = str(extra[0].get("message", "invalid request body"))
+        return (str(key) if key else None), (f"{key}: {message}" if key else message)
+    return None, "invalid request body"
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    BackendError: backend_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

@@ -1,0 +1,39 @@
+"""The gateway's settings, read once from the environment."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from bodhi_common.config import SECRET, Port, Seconds
+from bodhi_common.service_settings import InternalKey, LogLevel
+
+
+def _addr(service: str, port: int) -> msgspec.Meta:
+    return msgspec.Meta(description=f"host:port of {service} (default 127.0.0.1:{port})")
+
+
+class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
+    """Gateway settings (variable names are the upper-cased field names)."""
+
+    redis_url: Annotated[str, msgspec.Meta(description="Redis URL for sessions", extra=SECRET)]
+    bodhi_internal_key: InternalKey
+    bodhi_host: Annotated[str, msgspec.Meta(description="Address the HTTP server binds")] = (
+        "127.0.0.1"
+    )
+    bodhi_port: Annotated[Port, msgspec.Meta(description="Port the HTTP server binds")] = 1135
+    bodhi_auth_addr: Annotated[str, _addr("auth-svc", 50051)] = "127.0.0.1:50051"
+    bodhi_secret_addr: Annotated[str, _addr("secret-svc", 50052)] = "127.0.0.1:50052"  # noqa: S105
+    bodhi_model_addr: Annotated[str, _addr("model-svc", 50053)] = "127.0.0.1:50053"
+    bodhi_aiproxy_addr: Annotated[str, _addr("aiproxy-svc", 50054)] = "127.0.0.1:50054"
+    bodhi_rpc_timeout_seconds: Annotated[
+        Seconds, msgspec.Meta(description="Deadline of a call to a service")
+    ] = 10.0
+    bodhi_ready_timeout_seconds: Annotated[
+        Seconds, msgspec.Meta(description="Deadline of each dependency check behind /ready")
+    ] = 0.8
+    bodhi_shutdown_grace_seconds: Annotated[
+        Seconds, msgspec.Meta(description="Time in-flight requests get to finish on SIGTERM")
+    ] = 10.0
+    bodhi_log_level: LogLevel = "info"
