@@ -1,0 +1,1 @@
+"""bodhi_devstack."""

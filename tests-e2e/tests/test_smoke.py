@@ -1,0 +1,46 @@
+"""The walking skeleton, end to end: the stack comes up ready, reports setup, names a service
+that goes down and recovers when it is back."""
+
+from __future__ import annotations
+
+import signal
+
+from bodhi_e2e.client import BodhiClient
+
+from bodhi_devstack.stack import Stack
+
+
+def test_the_stack_is_ready(bodhi: BodhiClient) -> None:
+    response = bodhi.readiness()
+    assert response.status_code == 200
+    assert response.json()["down"] == []
+
+
+def test_a_new_install_reports_setup(bodhi: BodhiClient) -> None:
+    assert bodhi.app_info()["status"] == "setup"
+
+
+def test_an_rpc_not_built_yet_is_a_501_envelope(bodhi: BodhiClient) -> None:
+    response = bodhi.setup("My Bodhi server")
+    assert response.status_code == 501
+    assert response.json()["error"]["code"] == "not_implemented"
+
+
+def test_a_killed_service_is_named_by_ready_and_recovers(stack: Stack, bodhi: BodhiClient) -> None:
+    stack.children["model"].send_signal(signal.SIGKILL)
+    response = bodhi.wait_until(ready=False)
+    assert response.status_code == 503
+    assert response.json()["down"] == ["model"]
+    stack.restart("model")
+    assert bodhi.wait_until(ready=True).status_code == 200
+
+
+def test_a_killed_auth_service_gives_503_not_500(stack: Stack, bodhi: BodhiClient) -> None:
+    stack.children["auth"].send_signal(signal.SIGKILL)
+    bodhi.wait_until(ready=False)
+    response = bodhi.http.get("/bodhi/v1/info")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
+    stack.restart("auth")
+    bodhi.wait_until(ready=True)
+    assert bodhi.app_info()["status"] == "setup"
