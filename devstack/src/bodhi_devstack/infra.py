@@ -17,10 +17,10 @@ from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from bodhi_common.config import mask_url
 from bodhi_devstack import postgres
 from bodhi_devstack.postgres import EmbeddedPostgres
 from bodhi_devstack.proc import free_port
@@ -47,7 +47,7 @@ class PostgresServer:
     source: Source
 
     def __str__(self) -> str:
-        return f"{self.source} {redact_url(self.admin_url)}"
+        return f"{self.source} {mask_url(self.admin_url)}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,17 +58,7 @@ class RedisServer:
     source: Source
 
     def __str__(self) -> str:
-        return f"{self.source} {redact_url(self.url)}"
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password masked, for humans and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname}"
-    netloc += f":{parts.port}" if parts.port is not None else ""
-    return urlunsplit(parts._replace(netloc=netloc))
+        return f"{self.source} {mask_url(self.url)}"
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -156,7 +146,7 @@ class SessionServers:
     def _find_postgres(self) -> PostgresServer:
         if url := self._postgres_url:
             if problem := run_sync(postgres_problem(url)):
-                raise InfraError(f"PostgreSQL at {redact_url(url)} is not usable: {problem}")
+                raise InfraError(f"PostgreSQL at {mask_url(url)} is not usable: {problem}")
             return PostgresServer(admin_url=url, source="env")
         if run_sync(postgres_problem(self._local_postgres_url)) is None:
             return PostgresServer(admin_url=self._local_postgres_url, source="local")
@@ -167,7 +157,7 @@ class SessionServers:
     def _find_redis(self) -> RedisServer:
         if url := self._redis_url:
             if problem := redis_problem(url):
-                raise InfraError(f"Redis at {redact_url(url)} is not usable: {problem}")
+                raise InfraError(f"Redis at {mask_url(url)} is not usable: {problem}")
             return RedisServer(url=url, source="env")
         if redis_problem(self._local_redis_url) is None:
             return RedisServer(url=self._local_redis_url, source="local")
