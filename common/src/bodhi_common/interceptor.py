@@ -73,9 +73,9 @@ def _wrap(handler: Handler, method: str, auth: InternalAuth) -> Handler:
 
 def _unary(behaviour: Any, method: str, auth: InternalAuth) -> Any:
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        tokens = _enter(context, auth)
+        tokens = _enter(context)
         try:
-            await _authenticate(context, auth)
+            _authenticate(context, auth)
             return await behaviour(request, context)
         except Exception as exc:
             await _fail(context, exc, method)
@@ -87,9 +87,9 @@ def _unary(behaviour: Any, method: str, auth: InternalAuth) -> Any:
 
 def _streaming(behaviour: Any, method: str, auth: InternalAuth) -> Any:
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-        tokens = _enter(context, auth)
+        tokens = _enter(context)
         try:
-            await _authenticate(context, auth)
+            _authenticate(context, auth)
             result = behaviour(request, context)
             if inspect.isasyncgen(result):
                 async for item in result:
@@ -107,12 +107,16 @@ def _streaming(behaviour: Any, method: str, auth: InternalAuth) -> Any:
 Tokens = tuple[contextvars.Token[str | None], contextvars.Token[Caller | None]]
 
 
-def _enter(context: grpc.aio.ServicerContext[Any, Any], auth: InternalAuth) -> Tokens:
-    request_id = None
+def _header(context: grpc.aio.ServicerContext[Any, Any], name: str) -> str | None:
     for key, value in context.invocation_metadata() or ():
-        if key == REQUEST_ID_KEY:
-            request_id = value if isinstance(value, str) else None
-    return request_id_var.set(accept_request_id(request_id)), caller_var.set(None)
+        if key == name and isinstance(value, str):
+            return value
+    return None
+
+
+def _enter(context: grpc.aio.ServicerContext[Any, Any]) -> Tokens:
+    request_id = accept_request_id(_header(context, REQUEST_ID_KEY))
+    return request_id_var.set(request_id), caller_var.set(None)
 
 
 def _leave(tokens: Tokens) -> None:
@@ -120,12 +124,8 @@ def _leave(tokens: Tokens) -> None:
     caller_var.reset(tokens[1])
 
 
-async def _authenticate(context: grpc.aio.ServicerContext[Any, Any], auth: InternalAuth) -> None:
-    authorization = None
-    for key, value in context.invocation_metadata() or ():
-        if key == "authorization" and isinstance(value, str):
-            authorization = value
-    caller_var.set(auth.verify(authorization))
+def _authenticate(context: grpc.aio.ServicerContext[Any, Any], auth: InternalAuth) -> None:
+    caller_var.set(auth.verify(_header(context, "authorization")))
 
 
 async def _fail(
