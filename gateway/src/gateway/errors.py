@@ -77,7 +77,7 @@ def backend_error(_: Request[Any, Any, Any], exc: BackendError) -> Response[Any]
         return envelope(status, exc.code, exc.message, exc.param)
     log.warning(
         "service call failed",
-        extra={"service": exc.service, "grpc_status": exc.status.name, "code": exc.code},
+        extra={"service": exc.service, "grpc_status": exc.status.name},
     )
     code, message = _GENERIC.get(status, _INTERNAL)
     return envelope(
@@ -85,11 +85,11 @@ def backend_error(_: Request[Any, Any, Any], exc: BackendError) -> Response[Any]
     )
 
 
-def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     """Routing, method and body-validation errors raised by the framework."""
     status = exc.status_code
     if status >= 500:
-        return envelope(500, *_INTERNAL)
+        return unexpected_error(request, exc)
     if isinstance(exc, ValidationException):
         param, message = _first_problem(exc)
         return envelope(400, "invalid_request", message, param)
