@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,14 @@ class Probe(auth_pb2_grpc.AuthServiceServicer):
         return auth_pb2.LogoutResponse()
 
 
-def register(server: GrpcServer, pool: asyncpg.Pool[Any], settings: Any, clock: Clock) -> None:
+@asynccontextmanager
+async def register(
+    server: GrpcServer, pool: asyncpg.Pool[Any], settings: Any, clock: Clock
+) -> AsyncIterator[None]:
     server.add(
         auth_pb2_grpc.add_AuthServiceServicer_to_server, Probe(), "bodhi.auth.v1.AuthService"
     )
+    yield
 
 
 SPEC = ServiceSpec(component="auth", migrations=Path("/nonexistent"), register=register)

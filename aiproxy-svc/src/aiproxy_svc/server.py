@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +18,15 @@ from bodhi_common.grpc_server import GrpcServer
 SERVICE_NAME = aiproxy_pb2.DESCRIPTOR.services_by_name["AiProxyService"].full_name
 
 
-def register(server: GrpcServer, pool: asyncpg.Pool[Any], settings: Any, clock: Clock) -> None:
+@asynccontextmanager
+async def register(
+    server: GrpcServer, pool: asyncpg.Pool[Any], settings: Any, clock: Clock
+) -> AsyncIterator[None]:
     """Add aiproxy-svc's servicers."""
     # The RPCs it does not override yet are abstract in the stubs and UNIMPLEMENTED at run time.
     servicer = AiProxyServicer()  # type: ignore[abstract]
     server.add(aiproxy_pb2_grpc.add_AiProxyServiceServicer_to_server, servicer, SERVICE_NAME)
+    yield
 
 
 SPEC = ServiceSpec(

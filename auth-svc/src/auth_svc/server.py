@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -18,11 +20,15 @@ from bodhi_common.grpc_server import GrpcServer
 SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
 
 
-def register(server: GrpcServer, pool: asyncpg.Pool[Any], settings: Any, clock: Clock) -> None:
+@asynccontextmanager
+async def register(
+    server: GrpcServer, pool: asyncpg.Pool[Any], settings: Any, clock: Clock
+) -> AsyncIterator[None]:
     """Add auth-svc's servicers."""
     # The RPCs it does not override yet are abstract in the stubs and UNIMPLEMENTED at run time.
     servicer = AuthServicer(AuthStore(pool), version("bodhi-auth-svc"))  # type: ignore[abstract]
     server.add(auth_pb2_grpc.add_AuthServiceServicer_to_server, servicer, SERVICE_NAME)
+    yield
 
 
 SPEC = ServiceSpec(

@@ -2,8 +2,10 @@
 internal auth, health and SettingsService, add the service's own servicers, serve until told to
 stop. A service's server.py only says what is its own:
 
-    def register(server: GrpcServer, pool: Pool, settings: SecretSettings, clock: Clock) -> None:
+    @asynccontextmanager
+    async def register(server, pool, settings, clock) -> AsyncIterator[None]:
         server.add(secret_pb2_grpc.add_SecretServiceServicer_to_server, SecretServicer(...), NAME)
+        yield
 
     SPEC = ServiceSpec(component="secret", migrations=Path(...), register=register)
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,7 +90,11 @@ async def serving(server: GrpcServer) -> AsyncIterator[GrpcServer]:
         await server.stop()
 
 
-Register = Callable[[GrpcServer, "asyncpg.Pool[Any]", Any, Clock], None]
+# Adds a service's servicers and holds what they need while the server runs (caches, background
+# tasks); entered before the server starts, left after it has stopped.
+Register = Callable[
+    [GrpcServer, "asyncpg.Pool[Any]", Any, Clock], AbstractAsyncContextManager[None]
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,7 +103,7 @@ class ServiceSpec:
 
     component: str  # "auth", "secret", "model", "aiproxy": names its token audience and logs
     migrations: Path
-    register: Register  # adds the service's servicers: (server, pool, settings, clock)
+    register: Register  # (server, pool, settings, clock) -> context holding its servicers
 
 
 @asynccontextmanager
@@ -110,8 +116,7 @@ async def running_service(
     """The service serving on its port until the block exits (tests listen on port 0)."""
     async with service_database(spec.component, settings, spec.migrations, clock) as pool:
         server = service_server(spec.component, settings, pool, clock, environ)
-        spec.register(server, pool, settings, clock)
-        async with serving(server):
+        async with spec.register(server, pool, settings, clock), serving(server):
             yield server
 
 
