@@ -107,6 +107,13 @@ class Unimplemented(ServiceError):
     default_code = "not_implemented"
 
 
+class DataLoss(ServiceError):
+    """Stored data is corrupt or unreadable (HTTP 500); the code says which data."""
+
+    status = grpc.StatusCode.DATA_LOSS
+    default_code = "data_loss"
+
+
 class Internal(ServiceError):
     """Something broke on our side; the message stays generic (HTTP 500)."""
 

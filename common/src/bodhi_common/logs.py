@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 import msgspec
 
@@ -61,9 +61,9 @@ def parse_level(name: str) -> int:
         ) from None
 
 
-def configure(service: str, level: str) -> None:
-    """Send every logger's records, as JSON lines, to stdout at the given level."""
-    handler = logging.StreamHandler(sys.stdout)
+def configure(service: str, level: str, stream: TextIO | None = None) -> None:
+    """Send every logger's records, as JSON lines, to stdout (or `stream`) at the given level."""
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]

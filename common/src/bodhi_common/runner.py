@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import msgspec
 import uvloop
@@ -17,15 +17,18 @@ S = TypeVar("S", bound=msgspec.Struct)
 
 
 def run(
-    component: str, settings_type: type[S], main: Callable[[S], Coroutine[Any, Any, None]]
+    component: str,
+    settings_type: type[S],
+    main: Callable[[S], Coroutine[Any, Any, None]],
+    log_stream: TextIO | None = None,
 ) -> None:
-    """Load settings, configure logging and run `main` on uvloop; exit non-zero with one line
-    on a configuration or start-up error."""
+    """Load settings, configure logging (to stdout, or `log_stream`) and run `main` on uvloop;
+    exit non-zero with one line on a configuration or start-up error."""
     try:
         settings = load(settings_type)
     except ConfigError as exc:
         _die(component, f"configuration error: {exc}", status=2)
-    logs.configure(component, getattr(settings, "bodhi_log_level", "info"))
+    logs.configure(component, getattr(settings, "bodhi_log_level", "info"), log_stream)
     try:
         uvloop.run(main(settings))
     except StartupError as exc:

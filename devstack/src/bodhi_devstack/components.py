@@ -22,7 +22,7 @@ SERVICES: tuple[Component, ...] = (
         module="secret_svc",
         port=50052,
         database="bodhi_secret",
-        env=("DATABASE_URL", "BODHI_INTERNAL_KEY", "BODHI_GRPC_LISTEN"),
+        env=("DATABASE_URL", "BODHI_INTERNAL_KEY", "BODHI_GRPC_LISTEN", "BODHI_MASTER_KEY_FILE"),
     ),
     Component(
         name="auth",

@@ -5,6 +5,7 @@ tests, so both start exactly the same processes (see components.py)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import secrets
 import sys
@@ -145,6 +146,7 @@ class Stack:
         plan = self.plan
         values = {
             "BODHI_INTERNAL_KEY": plan.internal_key or internal_key(plan.data_dir),
+            "BODHI_MASTER_KEY_FILE": str(master_key_file(plan.data_dir)),
             "REDIS_URL": self.redis_url,
             "BODHI_OIDC_ISSUER": self.oidc_issuer,
             "BODHI_HOST": HOST,
@@ -184,9 +186,19 @@ def internal_key(data_dir: Path) -> str:
     from_env = os.environ.get("BODHI_INTERNAL_KEY")
     if from_env:
         return from_env
-    path = data_dir / "internal.key"
+    return _key_file(data_dir / "internal.key", secrets.token_urlsafe(48)).read_text().strip()
+
+
+def master_key_file(data_dir: Path) -> Path:
+    """The vault's master key for the dev stack: <data_dir>/master.key, base64 of 32 random
+    bytes, made on first run (losing it makes the dev vault unreadable, as in production)."""
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    return _key_file(data_dir / "master.key", key)
+
+
+def _key_file(path: Path, new_value: str) -> Path:
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+            out.write(new_value + "\n")
+    return path
