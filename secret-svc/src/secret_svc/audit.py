@@ -25,7 +25,8 @@ from secret_svc.store import SecretStore
 log = logging.getLogger(__name__)
 
 ADMIN_ROLE = "resource_admin"
-_BATCH = 256
+_BATCH = 1000
+_GATHER_SECONDS = 0.1
 _MAX_PENDING = 10_000
 
 
@@ -101,8 +102,9 @@ class Auditor:
 
     async def _writer(self) -> None:
         while True:
-            first = await self._pending.get()
-            batch = [first]
+            batch = [await self._pending.get()]
+            # Gather for a moment: one INSERT per 0.1 s instead of one per read.
+            await asyncio.sleep(_GATHER_SECONDS)
             while len(batch) < _BATCH and not self._pending.empty():
                 batch.append(self._pending.get_nowait())
             await self._write(batch)
