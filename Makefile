@@ -11,7 +11,7 @@ SYNCED := .venv/.bodhi-synced
 NPM_DONE := devstack/oidc/node_modules/.bodhi-installed
 PROTO_DONE := common/src/bodhi/.generated
 
-.PHONY: help setup proto run test lint fmt typecheck unit e2e deploy-check clean
+.PHONY: help setup proto run test lint fmt typecheck unit e2e deploy-check bench-secret clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -55,6 +55,7 @@ fmt: setup ## Format and auto-fix
 
 typecheck: setup ## mypy --strict over our code
 	$(PY) mypy
+	$(PY) mypy bench
 
 unit: setup ## Every member's own tests
 	@for m in $(MEMBERS); do \
@@ -66,6 +67,9 @@ e2e: setup ## Whole-stack tests over HTTP
 
 deploy-check: setup ## Validate docker-compose.yml and the Dockerfile offline
 	$(PY) pytest -q deploy/tests
+
+bench-secret: setup ## secret-svc benchmark (writes bench/results/secret_vault.md)
+	$(PY) python bench/secret_vault.py
 
 test: lint typecheck unit deploy-check e2e ## Everything CI runs
 	@echo "all checks passed"
