@@ -10,9 +10,11 @@ import grpc
 import pytest
 
 from bodhi.secret.v1 import secret_pb2_grpc
-from bodhi_common.bootstrap import running_service
+from bodhi_common.bootstrap import COMMON_MIGRATIONS, running_service
 from bodhi_common.clock import SystemClock
+from bodhi_common.migrations import migrate
 from secret_svc.server import SPEC
+from secret_svc.store import SecretStore
 
 from support import new_master_key, settings_env, settings_of
 
@@ -35,3 +37,11 @@ async def secrets(env: dict[str, str]) -> AsyncIterator[secret_pb2_grpc.SecretSe
 async def db(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
     async with asyncpg.create_pool(database_url, min_size=1, max_size=2) as pool:
         yield pool
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[SecretStore]:
+    """The vault's store on a migrated database, for tests that open vaults themselves."""
+    async with asyncpg.create_pool(database_url, min_size=1, max_size=2) as pool:
+        await migrate(pool, [("common", COMMON_MIGRATIONS), ("secret", SPEC.migrations)])
+        yield SecretStore(pool)

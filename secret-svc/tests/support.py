@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -12,7 +13,10 @@ from bodhi_common.clock import SystemClock
 from bodhi_common.config import load
 from bodhi_common.context import Principal
 from bodhi_common.internal_auth import InternalAuth, Metadata
+from secret_svc.domain import AuditEntry
 from secret_svc.settings import SecretSettings
+from secret_svc.store import SecretStore
+from secret_svc.vault import Vault
 
 KEY = "secret-svc-test-internal-key-0123456789"
 
@@ -61,3 +65,18 @@ async def dump_database(database_url: str) -> str:
         return "\n".join(lines)
     finally:
         await conn.close()
+
+
+#: An audit entry for vault calls made directly by a test.
+ENTRY = AuditEntry(
+    at=datetime.now(UTC), caller="test", principal=None, operation="put", namespace="auth",
+    name_hmac=None, outcome="ok",
+)  # fmt: skip
+
+
+async def open_vault(
+    store: SecretStore, database_url: str, keyring: Any = None, **source: str
+) -> Vault:
+    """A vault on `store`, its master key from `source` (e.g. BODHI_MASTER_KEY=...)."""
+    settings = settings_of(settings_env(database_url, **source))
+    return await Vault.open(store, settings, SystemClock(), keyring)

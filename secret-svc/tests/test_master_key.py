@@ -7,45 +7,16 @@ import base64
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import pytest
 from keyring.backends.fail import Keyring as NoKeyring
 from keyrings.alt.file import PlaintextKeyring
 
-from bodhi_common.bootstrap import COMMON_MIGRATIONS
-from bodhi_common.clock import SystemClock
 from bodhi_common.db import StartupError
-from bodhi_common.migrations import migrate
-from secret_svc.domain import AuditEntry
-from secret_svc.server import SPEC
 from secret_svc.store import SecretStore
-from secret_svc.vault import Vault
 
-from support import dump_database, new_master_key, settings_env, settings_of
-
-ENTRY = AuditEntry(
-    at=datetime.now(UTC), caller="test", principal=None, operation="put", namespace="auth",
-    name_hmac=None, outcome="ok",
-)  # fmt: skip
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[SecretStore]:
-    async with asyncpg.create_pool(database_url, min_size=1, max_size=2) as pool:
-        await migrate(pool, [("common", COMMON_MIGRATIONS), ("secret", SPEC.migrations)])
-        yield SecretStore(pool)
-
-
-async def open_vault(
-    store: SecretStore, database_url: str, keyring: Any = None, **source: str
-) -> Vault:
-    settings = settings_of(settings_env(database_url, **source))
-    return await Vault.open(store, settings, SystemClock(), keyring)
+from support import ENTRY, dump_database, new_master_key, open_vault, settings_env
 
 
 async def test_a_wrong_master_key_refuses_to_open_and_changes_nothing(
