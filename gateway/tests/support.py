@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import os
 from collections.abc import AsyncIterator
 
 import httpx
@@ -51,14 +53,22 @@ class Stack(msgspec.Struct, kw_only=True):
         return load(GatewaySettings, env | overrides)
 
 
-def serve(name: str, database_url: str) -> contextlib.AbstractAsyncContextManager[GrpcServer]:
-    """Serve one service on a free port against `database_url`."""
-    spec, settings_type = SERVICES[name]
+def service_env(name: str, database_url: str) -> dict[str, str]:
+    """The environment of one service in these tests."""
     env = {
         "DATABASE_URL": database_url,
         "BODHI_INTERNAL_KEY": KEY,
         "BODHI_GRPC_LISTEN": "127.0.0.1:0",
     }
+    if name == "secret":
+        env["BODHI_MASTER_KEY"] = base64.b64encode(os.urandom(32)).decode()
+    return env
+
+
+def serve(name: str, database_url: str) -> contextlib.AbstractAsyncContextManager[GrpcServer]:
+    """Serve one service on a free port against `database_url`."""
+    spec, settings_type = SERVICES[name]
+    env = service_env(name, database_url)
     return running_service(spec, load(settings_type, env), SystemClock(), env)
 
 

@@ -100,6 +100,13 @@ class DeadlineExceeded(ServiceError):
     default_code = "timeout"
 
 
+class Cancelled(ServiceError):
+    """The caller went away or cancelled the call (HTTP 499)."""
+
+    status = grpc.StatusCode.CANCELLED
+    default_code = "request_cancelled"
+
+
 class Unimplemented(ServiceError):
     """The operation exists in the contract but is not built yet (HTTP 501)."""
 

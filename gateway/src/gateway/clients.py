@@ -1,77 +1,26 @@
 """Typed calls to the services: one small async function per RPC the gateway uses.
 
 Handlers never build protobuf messages; they call these and get msgspec Structs back. A failed
-call raises BackendError, which the one error handler (errors.py) turns into an HTTP response.
+call raises the common error vocabulary (downstream.call), which errors.py turns into HTTP.
 """
 
 from __future__ import annotations
-
-from collections.abc import Awaitable
-from typing import TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bodhi.auth.v1 import auth_pb2, auth_pb2_grpc
 from bodhi_common.channels import open_channel
-from bodhi_common.errors import CODE_KEY, PARAM_KEY
+from bodhi_common.downstream import call
 from bodhi_common.internal_auth import InternalAuth
 from gateway.schemas import AppInfo, AppStatus, Check
 from gateway.settings import GatewaySettings
-
-T = TypeVar("T")
 
 _APP_STATUS: dict[int, AppStatus] = {
     auth_pb2.APP_STATUS_SETUP: "setup",
     auth_pb2.APP_STATUS_RESOURCE_ADMIN: "resource-admin",
     auth_pb2.APP_STATUS_READY: "ready",
 }
-
-
-class BackendError(Exception):
-    """A call to a service failed. `code`/`param` are set only when the service itself said so;
-    otherwise (service down, deadline) the message is ours and names no internals."""
-
-    def __init__(
-        self,
-        service: str,
-        status: grpc.StatusCode,
-        message: str,
-        code: str | None,
-        param: str | None,
-    ) -> None:
-        super().__init__(message)
-        self.service, self.status, self.message, self.code, self.param = (
-            service,
-            status,
-            message,
-            code,
-            param,
-        )
-
-    @classmethod
-    def from_rpc(cls, service: str, err: grpc.aio.AioRpcError) -> BackendError:
-        """Read status, our error code and parameter from a failed call."""
-        trailing = dict(err.trailing_metadata() or ())
-        code = trailing.get(CODE_KEY)
-        param = trailing.get(PARAM_KEY)
-        if isinstance(code, str):
-            return cls(
-                service,
-                err.code(),
-                err.details() or "",
-                code,
-                param if isinstance(param, str) else None,
-            )
-        return cls(service, err.code(), "", None, None)
-
-
-async def rpc(service: str, call: Awaitable[T]) -> T:
-    """Await a call, turning a gRPC failure into BackendError."""
-    try:
-        return await call
-    except grpc.aio.AioRpcError as err:
-        raise BackendError.from_rpc(service, err) from None
 
 
 class Backends:
@@ -114,7 +63,7 @@ class AuthClient:
 
     async def get_app_info(self) -> AppInfo:
         """Version and setup status of this installation."""
-        reply = await rpc(
+        reply = await call(
             "auth",
             self._stub.GetAppInfo(
                 auth_pb2.GetAppInfoRequest(),
@@ -126,7 +75,7 @@ class AuthClient:
 
     async def setup_app(self, name: str, description: str) -> AppStatus:
         """Register this installation with the identity provider."""
-        reply = await rpc(
+        reply = await call(
             "auth",
             self._stub.SetupApp(
                 auth_pb2.SetupAppRequest(name=name, description=description),

@@ -10,7 +10,7 @@ import grpc
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from gateway.clients import BackendError
+from bodhi_common.errors import ServiceError
 from gateway.schemas import ErrorBody, ErrorEnvelope
 
 log = logging.getLogger(__name__)
@@ -49,12 +49,8 @@ ERROR_TYPE: dict[int, str] = {
     504: "timeout_error",
 }
 
-# What the client reads when a service failed without saying why (it is down, or too slow).
-_GENERIC: dict[int, tuple[str, str]] = {
-    499: ("request_cancelled", "the request was cancelled"),
-    503: ("service_unavailable", "the {service} service is unavailable, try again shortly"),
-    504: ("service_timeout", "the {service} service did not answer in time"),
-}
+# Codes whose HTTP status the API contract fixes outside the google.rpc mapping.
+STATUS_OF_CODE: dict[str, int] = {"already_has_access": 422}
 _INTERNAL = ("internal_error", "internal error, try again later")
 
 
@@ -71,19 +67,12 @@ def envelope(status: int, code: str, message: str, param: str | None = None) -> 
     return Response(body, status_code=status, media_type="application/json")
 
 
-def backend_error(_: Request[Any, Any, Any], exc: BackendError) -> Response[Any]:
-    """A service call failed."""
-    status = HTTP_STATUS.get(exc.status, 500)
-    if exc.code is not None:
-        return envelope(status, exc.code, exc.message, exc.param)
-    log.warning(
-        "service call failed",
-        extra={"service": exc.service, "grpc_status": exc.status.name},
-    )
-    code, message = _GENERIC.get(status, _INTERNAL)
-    return envelope(
-        status if status in _GENERIC else 500, code, message.format(service=exc.service)
-    )
+def service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
+    """A failure in the error vocabulary, raised here or by a service (downstream.call)."""
+    status = STATUS_OF_CODE.get(exc.code) or HTTP_STATUS.get(exc.status, 500)
+    if status == 500 and exc.code == "internal_error":
+        return envelope(500, *_INTERNAL)
+    return envelope(status, exc.code, exc.message, exc.param)
 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -116,7 +105,7 @@ def _first_problem(exc: ValidationException) -> tuple[str | None, str]:
 
 
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
-    BackendError: backend_error,
+    ServiceError: service_error,
     HTTPException: http_error,
     Exception: unexpected_error,
 }

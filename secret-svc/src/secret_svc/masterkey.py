@@ -113,7 +113,13 @@ def _from_keyring(
 
 
 def _default_keyring() -> KeyringBackend:
+    # Imported only when no key is configured: it is slow and probes DBus.
     import keyring
 
-    backend: KeyringBackend = keyring.get_keyring()
-    return backend
+    backend = keyring.get_keyring()
+    # Below priority 1 are the fail backend and plaintext files in the home directory: neither
+    # is a place for a master key.
+    if getattr(backend, "priority", 0) < 1:
+        raise RuntimeError(f"no secure OS keyring ({type(backend).__name__})")
+    chosen: KeyringBackend = backend
+    return chosen
