@@ -103,7 +103,11 @@ function readConfig() {
   };
 }
 
-const SCOPES = ['openid', 'email', 'profile', 'offline_access', 'roles'];
+// scope_user_*: the role scopes a third-party app asks for when it calls the Bodhi API with its own
+// access token (as with BodhiApp's Keycloak). Any client may request them; the JWT access token
+// carries the granted ones in `scope` and names the client in `azp` and `client_id`.
+const USER_SCOPES = ['scope_user_user', 'scope_user_power_user', 'scope_user_manager', 'scope_user_admin'];
+const SCOPES = ['openid', 'email', 'profile', 'offline_access', 'roles', ...USER_SCOPES];
 
 function buildProvider(config, jwks, accounts) {
   // A login_hint naming someone other than the signed-in user asks for a new login, so one
