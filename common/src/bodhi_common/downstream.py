@@ -47,6 +47,9 @@ def from_rpc_error(service: str, err: grpc.aio.AioRpcError) -> ServiceError:
     if status == grpc.StatusCode.DEADLINE_EXCEEDED:
         message = f"the {service} service did not answer in time"
         return errors.DeadlineExceeded(message, code="service_timeout")
+    if status == grpc.StatusCode.UNIMPLEMENTED:  # e.g. a service older than the gateway
+        message = f"the {service} service does not offer this operation"
+        return errors.Unimplemented(message, code="not_implemented")
     if status == grpc.StatusCode.CANCELLED:
         return errors.Cancelled("the request was cancelled", code="request_cancelled")
     log.warning("service call failed", extra={"service": service, "grpc_status": status.name})
