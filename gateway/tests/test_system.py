@@ -115,11 +115,20 @@ async def test_setup_validates_the_body_before_calling_anything(client: Client) 
     assert response.json()["error"]["code"] == "invalid_request"
 
 
-async def test_an_rpc_not_built_yet_gives_a_501_envelope(client: Client) -> None:
+async def test_setup_without_an_identity_provider_is_a_clear_400(client: Client) -> None:
     response = await client.post("/bodhi/v1/setup", json={"name": "My Bodhi server"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "no_provider"
+
+
+async def test_an_operation_a_service_does_not_offer_gives_a_501_envelope(stack: Stack) -> None:
+    # A gateway newer than its auth-svc: the call reaches a server without that method.
+    stack.addresses["auth"] = stack.addresses["model"]
+    async with gateway_client(stack) as client:
+        response = await client.get("/bodhi/v1/info")
     assert response.status_code == 501
     assert response.json()["error"] == {
-        "message": "bodhi.auth.v1.AuthService/SetupApp is not implemented yet",
+        "message": "the auth service does not offer this operation",
         "type": "not_implemented_error",
         "code": "not_implemented",
     }

@@ -29,7 +29,13 @@ SERVICES: tuple[Component, ...] = (
         module="auth_svc",
         port=50051,
         database="bodhi_auth",
-        env=("DATABASE_URL", "BODHI_INTERNAL_KEY", "BODHI_GRPC_LISTEN", "BODHI_OIDC_ISSUER"),
+        env=(
+            "DATABASE_URL",
+            "BODHI_INTERNAL_KEY",
+            "BODHI_GRPC_LISTEN",
+            "BODHI_OIDC_ISSUER",
+            "BODHI_SECRET_ADDR",
+        ),
     ),
     Component(
         name="model",

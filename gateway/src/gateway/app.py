@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
+from typing import Any
 
 from litestar import Litestar, Response, get
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.status_codes import HTTP_302_FOUND
 from redis.asyncio import Redis
 
-from bodhi_common.clock import SystemClock
+from bodhi_common.clock import Clock, SystemClock
 from bodhi_common.internal_auth import InternalAuth
+from gateway.authn import Authenticator
+from gateway.bearer_cache import BearerCache, Throttle
 from gateway.clients import Backends
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.middleware import request_id_middleware
-from gateway.routes import system
+from gateway.oauth import OAuthFlow
+from gateway.routes import access, auth, system, tokens, ui
+from gateway.sessions import SessionStore
 from gateway.settings import GatewaySettings
+from gateway.web import Web
 
 
 @get("/swagger-ui", include_in_schema=False)
@@ -28,32 +37,68 @@ async def swagger_ui() -> Response[None]:
     return Response(None, status_code=HTTP_302_FOUND, headers={"Location": "/api-docs/swagger"})
 
 
-def create_app(settings: GatewaySettings) -> Litestar:
-    """Build the app; channels and the Redis client open in the lifespan, not here."""
-    internal = InternalAuth(settings.bodhi_internal_key, "gateway", SystemClock())
-    backends = Backends(settings, internal)
+def _wiring(settings: GatewaySettings, clock: Clock) -> dict[str, Any]:
+    """Every long-lived object, built once; handlers name the ones they use."""
+    s = settings
     redis = Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.bodhi_ready_timeout_seconds,
-        socket_connect_timeout=settings.bodhi_ready_timeout_seconds,
+        s.redis_url,
+        socket_timeout=s.bodhi_ready_timeout_seconds,
+        socket_connect_timeout=s.bodhi_ready_timeout_seconds,
+        retry_on_timeout=False,
     )
+    backends = Backends(s, InternalAuth(s.bodhi_internal_key, "gateway", clock))
+    web = Web(s)
+    sessions = SessionStore(
+        redis, clock, idle=s.bodhi_session_idle_seconds, absolute=s.bodhi_session_absolute_seconds
+    )
+    cache = BearerCache(redis, clock, s.bodhi_bearer_cache_seconds)
+    throttle = Throttle(redis, s.bodhi_invalid_bearer_limit)
+    return {
+        "settings": s, "redis": redis, "backends": backends, "web": web, "sessions": sessions,
+        "bearer_cache": cache,
+        "authenticator": Authenticator(backends.auth, sessions, cache, throttle, redis, web, clock),
+        "oauth": OAuthFlow(backends.auth, sessions, redis, clock),
+    }  # fmt: skip
+
+
+def _constant(value: Any) -> Any:
+    def provide() -> Any:
+        return value
+
+    return provide
+
+
+def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litestar:
+    """Build the app inside the event loop that will serve it (gRPC channels bind to it); the
+    invalidation listener runs for the lifespan."""
+    wiring = _wiring(settings, clock or SystemClock())
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        backends.open()
+        listener = asyncio.create_task(wiring["bearer_cache"].listen())
         try:
             yield
         finally:
-            await backends.close()
-            await redis.aclose()
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            await wiring["backends"].close()
+            await wiring["redis"].aclose()
 
     return Litestar(
-        route_handlers=[*system.ROUTES, swagger_ui],
+        route_handlers=[
+            *system.ROUTES,
+            *auth.ROUTES,
+            *tokens.ROUTES,
+            *access.ROUTES,
+            *ui.ROUTES,
+            swagger_ui,
+        ],
         dependencies={
-            "backends": Provide(lambda: backends, use_cache=True, sync_to_thread=False),
-            "redis": Provide(lambda: redis, use_cache=True, sync_to_thread=False),
-            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            name: Provide(_constant(value), use_cache=True, sync_to_thread=False)
+            for name, value in wiring.items()
         },
+        state=State({"authenticator": wiring["authenticator"]}),
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
         lifespan=[lifespan],

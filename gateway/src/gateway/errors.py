@@ -11,7 +11,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from bodhi_common.errors import ServiceError
-from gateway.schemas import ErrorBody, ErrorEnvelope
+from gateway.schemas.system import ErrorBody, ErrorEnvelope
 
 log = logging.getLogger(__name__)
 

@@ -36,4 +36,27 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper")
     bodhi_shutdown_grace_seconds: Annotated[
         Seconds, msgspec.Meta(description="Time in-flight requests get to finish on SIGTERM")
     ] = 10.0
+    bodhi_public_url: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern=r"^https?://[A-Za-z0-9.\-\[\]:]+$",
+                description="Public origin, e.g. https://bodhi.example.com (else the request's)",
+            ),
+        ]
+        | None
+    ) = None
+    bodhi_session_idle_seconds: Annotated[
+        Seconds, msgspec.Meta(description="A session ends after this long without a request")
+    ] = 7200.0
+    bodhi_session_absolute_seconds: Annotated[
+        Seconds, msgspec.Meta(description="A session ends this long after login, used or not")
+    ] = 86400.0
+    bodhi_bearer_cache_seconds: Annotated[
+        Seconds, msgspec.Meta(le=60, description="How long a verified bearer token is cached")
+    ] = 60.0
+    bodhi_invalid_bearer_limit: Annotated[
+        int,
+        msgspec.Meta(ge=1, description="Invalid bearer tokens per minute per client before 429"),
+    ] = 20
     bodhi_log_level: LogLevel = "info"

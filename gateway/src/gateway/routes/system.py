@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from litestar import Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from redis.asyncio import Redis
 
 from gateway.clients import Backends
-from gateway.schemas import AppInfo, Check, Message, Readiness, SetupRequest, SetupResponse
+from gateway.schemas.system import AppInfo, Check, Message, Readiness, SetupRequest, SetupResponse
 from gateway.settings import GatewaySettings
+from gateway.web import Web
 
 _PONG = Message(message="pong")
 
@@ -66,9 +67,16 @@ async def info(backends: NamedDependency[Backends]) -> AppInfo:
 
 
 @post("/bodhi/v1/setup", tags=["system"], summary="First-run setup", status_code=HTTP_200_OK)
-async def setup(data: JSONBody[SetupRequest], backends: NamedDependency[Backends]) -> SetupResponse:
-    """Register this server with the identity provider (only while status is `setup`)."""
-    return SetupResponse(status=await backends.auth.setup_app(data.name, data.description))
+async def setup(
+    request: Request[Any, Any, Any],
+    data: JSONBody[SetupRequest],
+    backends: NamedDependency[Backends],
+    web: NamedDependency[Web],
+) -> SetupResponse:
+    """Register this server with the identity provider (only while status is `setup`); the
+    redirect URIs are this server's /ui/auth/callback at its public or local addresses."""
+    uris = web.redirect_uris(request)
+    return SetupResponse(status=await backends.auth.setup_app(data.name, data.description, uris))
 
 
 ROUTES: list[Any] = [ping, health, ready, info, setup]

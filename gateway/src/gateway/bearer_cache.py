@@ -1,0 +1,129 @@
+"""Verified bearer tokens, remembered in this process by the SHA-256 of the token for at most
+60 s and never past the token's own expiry, so a warm call costs a dict lookup (no auth-svc, no
+provider). A change to a token or a person is published on a Redis channel that every gateway
+instance listens to, so a deactivated token stops working everywhere within a second; while
+this instance is not subscribed it caches nothing (it cannot hear invalidations).
+
+Also here: the throttle on invalid bearer tokens per client address."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections import OrderedDict
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bodhi_common.clock import Clock
+from gateway.identity import AuthContext
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "bodhi:auth-invalidate"
+_MAX_ENTRIES = 10_000
+_THROTTLE_PREFIX = "bodhi:bad-bearer:"
+_THROTTLE_WINDOW = 60
+
+
+def token_digest(token: str) -> str:
+    """The cache key of a token (never the token itself)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class BearerCache:
+    """digest → (AuthContext, valid until)."""
+
+    def __init__(self, redis: Redis, clock: Clock, ttl: float) -> None:
+        self._redis = redis
+        self._clock = clock
+        self._ttl = ttl
+        self._entries: OrderedDict[str, tuple[AuthContext, float]] = OrderedDict()
+        self._listening = False
+
+    def get(self, digest: str) -> AuthContext | None:
+        """A cached context still valid now."""
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if self._clock.now() >= entry[1]:
+            del self._entries[digest]
+            return None
+        return entry[0]
+
+    def put(self, digest: str, ctx: AuthContext, expires_at: float | None) -> None:
+        """Remember a verified token (only while invalidations can be heard)."""
+        if not self._listening:
+            return
+        until = self._clock.now() + self._ttl
+        if expires_at is not None:
+            until = min(until, expires_at)
+        if len(self._entries) >= _MAX_ENTRIES:
+            self._entries.popitem(last=False)
+        self._entries[digest] = (ctx, until)
+
+    def drop(self, message: str) -> None:
+        """Forget entries named by an invalidation: `token:<id>`, `user:<id>` or `all`."""
+        kind, _, key = message.partition(":")
+        if kind == "all":
+            self._entries.clear()
+            return
+        field = "token_id" if kind == "token" else "user_id"
+        for digest in [d for d, (ctx, _) in self._entries.items() if getattr(ctx, field) == key]:
+            del self._entries[digest]
+
+    async def publish(self, message: str) -> None:
+        """Tell every instance (this one included) to drop entries."""
+        self.drop(message)
+        try:
+            await self._redis.publish(CHANNEL, message)
+        except (RedisError, OSError):
+            log.warning("could not publish an auth invalidation; other instances expire it")
+
+    async def listen(self) -> None:
+        """Follow the invalidation channel until cancelled, resubscribing after failures."""
+        while True:
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis gone: stop caching until we hear the channel again
+                log.warning("auth invalidation channel lost; bearer cache off until it is back")
+            self._listening = False
+            self._entries.clear()
+            await asyncio.sleep(1)
+
+    async def _follow(self) -> None:
+        async with self._redis.pubsub() as pubsub:
+            await pubsub.subscribe(CHANNEL)
+            self._listening = True
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                if message is not None:
+                    data = message["data"]
+                    self.drop(data.decode() if isinstance(data, bytes) else str(data))
+
+
+class Throttle:
+    """Counts invalid bearer tokens per client address in Redis (shared by every instance)."""
+
+    def __init__(self, redis: Redis, limit: int) -> None:
+        self._redis = redis
+        self._limit = limit
+
+    async def blocked(self, client: str) -> bool:
+        """Whether this client sent too many invalid tokens in the last minute."""
+        with contextlib.suppress(RedisError, OSError):  # without Redis, do not block anyone
+            count = await self._redis.get(_THROTTLE_PREFIX + client)
+            return count is not None and int(count) >= self._limit
+        return False
+
+    async def failed(self, client: str) -> None:
+        """Count one invalid token."""
+        with contextlib.suppress(RedisError, OSError):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(_THROTTLE_PREFIX + client)
+                pipe.expire(_THROTTLE_PREFIX + client, _THROTTLE_WINDOW, nx=True)
+                await pipe.execute()

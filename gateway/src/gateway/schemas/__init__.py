@@ -1,0 +1,1 @@
+"""msgspec Structs for the gateway's HTTP bodies, one module per resource."""
