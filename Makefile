@@ -22,6 +22,7 @@ $(UV):
 	.tools/bin/pip install --quiet uv
 
 setup: $(UV) $(SYNCED) $(NPM_DONE) $(PROTO_DONE) ## Install Python and npm dependencies, generate stubs
+	@sh tests-e2e/install-browser.sh
 
 $(SYNCED): uv.lock pyproject.toml $(wildcard */pyproject.toml) | $(UV)
 	$(UV) sync --frozen --all-packages

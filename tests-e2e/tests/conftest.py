@@ -1,38 +1,49 @@
-"""The whole stack, started like `make run` (same processes, same variables), on free ports,
-against the test PostgreSQL/Redis servers and the dev OIDC provider; stopped at the end."""
+"""Whole stacks, started like `make run` (same processes, same variables), on free ports, against
+the test PostgreSQL/Redis servers and a dev OIDC provider of their own.
+
+- `stack` (one per session) is set up with an admin already logged in (`admin`); its provider
+  issues access tokens for 10 s, so sessions refresh often.
+- `fresh_stack` (one per module that asks) starts from a new install."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from bodhi_e2e.client import BodhiClient
 
 from bodhi_devstack.components import SERVICES
 from bodhi_devstack.postgres import drop_database
 from bodhi_devstack.proc import free_port
 from bodhi_devstack.redis_server import RedisDatabase
-from bodhi_devstack.stack import Stack, StackPlan
+from bodhi_devstack.stack import HOST, Stack, StackPlan
+from bodhi_e2e.client import BodhiClient
+
+ACCESS_TOKEN_TTL = 10
 
 
-@pytest.fixture(scope="session")
-def stack(
-    pg_server: str, bodhi_redis_database: RedisDatabase, tmp_path_factory: pytest.TempPathFactory
+@contextlib.contextmanager
+def launch(
+    pg_server: str, redis_server: str, data_dir: Path, *, oidc_host: str = HOST
 ) -> Iterator[Stack]:
-    data_dir: Path = tmp_path_factory.mktemp("stack")
+    """A stack on its own databases and its own Redis logical database; its provider's issuer
+    is http://<oidc_host>:<port> (e.g. "localhost": another site than the gateway's 127.0.0.1)."""
+    redis = RedisDatabase(redis_server).claim()
     plan = StackPlan(
         data_dir=data_dir,
         gateway_port=free_port(),
         service_ports={c.name: free_port() for c in SERVICES},
         postgres_url=pg_server,
-        redis_url=bodhi_redis_database.url,
+        redis_url=redis.url,
         oidc_port=free_port(),
+        oidc_host=oidc_host,
         database_prefix=f"e2e_{uuid.uuid4().hex[:8]}_",
         internal_key=uuid.uuid4().hex * 2,
         extra_env={"BODHI_SHUTDOWN_GRACE_SECONDS": "3"},
+        oidc_env={"OIDC_ACCESS_TOKEN_TTL": str(ACCESS_TOKEN_TTL)},
     )
     with (data_dir / "stack.log").open("w") as log:
         stack = Stack(plan, sink=log)
@@ -43,6 +54,34 @@ def stack(
             stack.stop()
             for component in SERVICES:
                 asyncio.run(drop_database(pg_server, plan.database_name(component)))
+            redis.flush()
+            redis.release()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    pg_server: str, redis_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    with launch(pg_server, redis_server, tmp_path_factory.mktemp("stack")) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def fresh_stack(
+    pg_server: str, redis_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    with launch(pg_server, redis_server, tmp_path_factory.mktemp("fresh")) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def admin(stack: Stack) -> Iterator[BodhiClient]:
+    """The session stack, set up, with its first user (the admin) logged in."""
+    client = BodhiClient(stack.gateway_url)
+    assert client.setup("End-to-end test server").status_code == 200
+    client.login_as("admin")
+    yield client
+    client.close()
 
 
 @pytest.fixture
@@ -50,3 +89,43 @@ def bodhi(stack: Stack) -> Iterator[BodhiClient]:
     client = BodhiClient(stack.gateway_url)
     yield client
     client.close()
+
+
+@pytest.fixture
+def browser(stack: Stack) -> Iterator[Callable[[], BodhiClient]]:
+    """Makes clients with their own cookie jars (one per person) on the session stack."""
+    with _clients(stack) as new:
+        yield new
+
+
+@pytest.fixture
+def fresh_browser(fresh_stack: Stack) -> Iterator[Callable[[], BodhiClient]]:
+    """Makes clients with their own cookie jars on the fresh stack."""
+    with _clients(fresh_stack) as new:
+        yield new
+
+
+@contextlib.contextmanager
+def _clients(stack: Stack) -> Iterator[Callable[[], BodhiClient]]:
+    made: list[BodhiClient] = []
+
+    def new() -> BodhiClient:
+        made.append(BodhiClient(stack.gateway_url))
+        return made[-1]
+
+    try:
+        yield new
+    finally:
+        for client in made:
+            client.close()
+
+
+@pytest.fixture(scope="module")
+def cross_site_stack(
+    pg_server: str, redis_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """A new install whose provider is on another site (localhost) than the gateway (127.0.0.1),
+    so a browser applies its SameSite rules to the login redirects as in production."""
+    data_dir = tmp_path_factory.mktemp("cross-site")
+    with launch(pg_server, redis_server, data_dir, oidc_host="localhost") as stack:
+        yield stack

@@ -39,11 +39,13 @@ class StackPlan(msgspec.Struct, kw_only=True):
     postgres_port: int = 54329
     redis_port: int = 63799
     oidc_port: int = 8091
+    oidc_host: str = HOST  # the embedded issuer's host, e.g. "localhost": another site
     database_prefix: str = "bodhi_"
     persist: bool = True  # embedded Redis keeps its data across restarts
     log_level: str = "info"
     internal_key: str | None = None  # None: read or create <data_dir>/internal.key
     extra_env: dict[str, str] = msgspec.field(default_factory=dict)  # passed to every process
+    oidc_env: dict[str, str] = msgspec.field(default_factory=dict)  # e.g. OIDC_ACCESS_TOKEN_TTL
     ready_timeout: float = 30.0
 
     def database_name(self, component: Component) -> str:
@@ -85,8 +87,9 @@ class Stack:
             raise
 
     def stop(self) -> None:
-        """Stop the gateway, then the services, then what the stack started itself."""
-        for name in (GATEWAY.name, *(c.name for c in reversed(SERVICES)), "oidc", "redis"):
+        """Stop the gateways, then the services, then what the stack started itself."""
+        extras = [name for name in self.children if name.startswith("gateway-")]
+        for name in (*extras, GATEWAY.name, *(c.name for c in reversed(SERVICES)), "oidc", "redis"):
             child = self.children.get(name)
             if child is not None:
                 child.stop(grace=15)
@@ -105,12 +108,21 @@ class Stack:
             self._wait_serving(component)
         return child
 
+    def extra_gateway(self, port: int, **overrides: str) -> Child:
+        """Another gateway instance on `port` over the same services and Redis (with setting
+        overrides), for tests of what several instances share; stopped with the stack."""
+        env = self._component_env(GATEWAY) | {"BODHI_PORT": str(port)} | overrides
+        name = f"gateway-{port}"
+        argv = [sys.executable, "-m", GATEWAY.module]
+        child = Child(name, argv, env=env, sink=self._sink).start()
+        self.children[name] = child
+        url = f"http://{HOST}:{port}/health"
+        child.wait_ready(lambda: _answers(url), self.plan.ready_timeout)
+        return child
+
     def gateway_ready(self) -> bool:
         """True when GET /ready answers 200."""
-        try:
-            return httpx.get(f"{self.gateway_url}/ready", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return _answers(f"{self.gateway_url}/ready")
 
     def _start_infrastructure(self) -> None:
         plan = self.plan
@@ -134,10 +146,12 @@ class Stack:
         else:
             self.redis_url = plan.redis_url
         if plan.oidc_issuer is None:
-            self.oidc_issuer = f"http://{HOST}:{plan.oidc_port}"
+            self.oidc_issuer = f"http://{plan.oidc_host}:{plan.oidc_port}"
             oidc_dir = plan.data_dir / "oidc"
             oidc_dir.mkdir(exist_ok=True)
-            self.children["oidc"] = start_oidc(self.oidc_issuer, oidc_dir, sink=self._sink)
+            self.children["oidc"] = start_oidc(
+                self.oidc_issuer, oidc_dir, sink=self._sink, extra_env=plan.oidc_env
+            )
         else:
             self.oidc_issuer = plan.oidc_issuer
 
@@ -178,6 +192,13 @@ class Stack:
         self.children[component.name].wait_ready(
             lambda: grpc_serving(address, timeout=0.5), self.plan.ready_timeout
         )
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def internal_key(data_dir: Path) -> str:

@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 
 
 class BodhiClient:
-    """What a user (or a script) does against the gateway, one helper per intent."""
+    """What a user (or a script) does against the gateway, one helper per intent. Each client
+    has its own cookie jar: one client is one browser."""
 
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=10)
+    def __init__(self, base_url: str, **options: Any) -> None:
+        self.base_url = base_url
+        self.http = httpx.Client(base_url=base_url, timeout=10, **options)
 
     def close(self) -> None:
         """Close the connection pool."""
         self.http.close()
 
+    def __enter__(self) -> BodhiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def app_info(self) -> dict[str, Any]:
         """GET /bodhi/v1/info (must succeed)."""
-        response = self.http.get("/bodhi/v1/info")
-        response.raise_for_status()
-        body: dict[str, Any] = response.json()
-        return body
+        info: dict[str, Any] = _ok(self.http.get("/bodhi/v1/info"))
+        return info
 
     def readiness(self) -> httpx.Response:
         """GET /ready, whatever it answers."""
@@ -41,3 +48,76 @@ class BodhiClient:
     def setup(self, name: str, description: str = "") -> httpx.Response:
         """POST /bodhi/v1/setup."""
         return self.http.post("/bodhi/v1/setup", json={"name": name, "description": description})
+
+    def login_as(self, username: str) -> dict[str, Any]:
+        """Log in through the provider as `username` (the dev provider logs in whoever its
+        login_hint names), like a browser following redirects; returns /bodhi/v1/user."""
+        started = self.http.post("/bodhi/v1/auth/initiate")
+        assert started.status_code == 201, started.text
+        callback = self.follow_provider(started.json()["location"], username)
+        finished = self.http.get(callback)
+        assert finished.status_code == 200, finished.text
+        return self.whoami()
+
+    def follow_provider(self, authorize_url: str, username: str) -> str:
+        """Walk the provider's redirects (its own cookie jar); the callback URL it sends back."""
+        url = authorize_url + "&" + urlencode({"login_hint": username})
+        gateway = urlsplit(self.base_url).netloc
+        with httpx.Client(timeout=10) as provider:
+            for _ in range(10):
+                response = provider.get(url)
+                assert response.status_code in (302, 303), response.text
+                url = urljoin(url, response.headers["location"])
+                if urlsplit(url).netloc == gateway:
+                    return url
+        raise AssertionError("the provider never redirected back")
+
+    def whoami(self) -> dict[str, Any]:
+        """GET /bodhi/v1/user."""
+        me: dict[str, Any] = _ok(self.http.get("/bodhi/v1/user"))
+        return me
+
+    def request_access(self) -> httpx.Response:
+        """POST /bodhi/v1/user/request-access."""
+        return self.http.post("/bodhi/v1/user/request-access")
+
+    def pending_requests(self) -> list[dict[str, Any]]:
+        """GET /bodhi/v1/access-requests/pending."""
+        requests: list[dict[str, Any]] = _ok(self.http.get("/bodhi/v1/access-requests/pending"))[
+            "requests"
+        ]
+        return requests
+
+    def approve(self, request_id: int, role: str) -> httpx.Response:
+        """Approve an access request with a role."""
+        return self.http.post(
+            f"/bodhi/v1/access-requests/{request_id}/approve", json={"role": role}
+        )
+
+    def create_token(self, scope: str, name: str = "") -> str:
+        """A new API token (plaintext)."""
+        body = _ok(self.http.post("/bodhi/v1/tokens", json={"name": name, "scope": scope}), 201)
+        token: str = body["token"]
+        return token
+
+    def tokens(self) -> list[dict[str, Any]]:
+        """The caller's API tokens."""
+        data: list[dict[str, Any]] = _ok(self.http.get("/bodhi/v1/tokens"))["data"]
+        return data
+
+    def set_token_status(self, token_id: str, status: str) -> httpx.Response:
+        """Activate or deactivate an API token."""
+        return self.http.put(f"/bodhi/v1/tokens/{token_id}", json={"status": status})
+
+    def with_bearer(self, token: str) -> BodhiClient:
+        """A second client that calls with `Authorization: Bearer <token>` and no cookies."""
+        return BodhiClient(self.base_url, headers={"Authorization": f"Bearer {token}"})
+
+    def logout(self) -> httpx.Response:
+        """POST /bodhi/v1/logout."""
+        return self.http.post("/bodhi/v1/logout")
+
+
+def _ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, f"{response.status_code}: {response.text}"
+    return response.json()

@@ -1,0 +1,88 @@
+"""API tokens as bearer credentials (reliability-security.md A1, A3): a deactivated token stops
+on every gateway instance within a second, a person who loses access loses their tokens too, and
+a client sending invalid tokens is throttled without disturbing valid tokens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import redis
+
+from bodhi_devstack.proc import free_port
+from bodhi_devstack.stack import Stack
+from bodhi_e2e.client import BodhiClient
+
+Browser = Callable[[], BodhiClient]
+THROTTLE_KEY = "bodhi:bad-bearer:127.0.0.1"
+
+
+def power_user(admin: BodhiClient, browser: Browser, username: str) -> BodhiClient:
+    """A person logged in with role power_user."""
+    person = browser()
+    user_id = person.login_as(username)["user_id"]
+    response = admin.http.put(
+        f"/bodhi/v1/users/{user_id}/role", json={"role": "resource_power_user"}
+    )
+    assert response.status_code == 200, response.text
+    assert person.login_as(username)["role"] == "resource_power_user"
+    return person
+
+
+def test_a_deactivated_token_stops_on_every_instance_within_a_second(
+    admin: BodhiClient, browser: Browser, stack: Stack
+) -> None:
+    owner = power_user(admin, browser, "token-owner")
+    token = owner.create_token("scope_token_user", name="everywhere")
+    port = free_port()
+    stack.extra_gateway(port)
+    here = owner.with_bearer(token)
+    there = BodhiClient(f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"})
+    assert here.whoami()["auth_status"] == "api_token"
+    assert there.whoami()["auth_status"] == "api_token"  # now cached on both instances
+    token_id = owner.tokens()[0]["id"]
+    assert owner.set_token_status(token_id, "inactive").status_code == 200
+    time.sleep(1)
+    assert here.http.get("/bodhi/v1/tokens").status_code == 401
+    assert there.whoami() == {"auth_status": "logged_out"}
+    assert owner.set_token_status(token_id, "active").status_code == 200
+    assert there.whoami()["auth_status"] == "api_token"
+    stack.children.pop(f"gateway-{port}").stop()
+
+
+def test_removing_a_person_stops_their_tokens_and_sessions(
+    admin: BodhiClient, browser: Browser
+) -> None:
+    leaver = power_user(admin, browser, "removed-person")
+    token = leaver.create_token("scope_token_power_user")
+    robot = leaver.with_bearer(token)
+    assert robot.whoami()["role"] == "scope_token_power_user"
+    user_id = leaver.whoami()["user_id"]
+    assert admin.http.delete(f"/bodhi/v1/users/{user_id}").status_code == 200
+    assert leaver.whoami() == {"auth_status": "logged_out"}
+    response = robot.http.get("/bodhi/v1/tokens")
+    assert (response.status_code, response.json()["error"]["code"]) == (
+        401,
+        "token_owner_no_access",
+    )
+
+
+def test_invalid_tokens_from_one_client_are_throttled_valid_ones_are_not(
+    admin: BodhiClient, browser: Browser, stack: Stack
+) -> None:
+    owner = power_user(admin, browser, "throttle-witness")
+    good = owner.with_bearer(owner.create_token("scope_token_user"))
+    assert good.whoami()["auth_status"] == "api_token"
+    with redis.Redis.from_url(stack.redis_url) as store:
+        store.delete(THROTTLE_KEY)  # earlier tests' failures from this address do not count
+        statuses = []
+        for i in range(30):
+            bad = BodhiClient(
+                stack.gateway_url, headers={"Authorization": f"Bearer bodhiapp_x{i}yz"}
+            )
+            statuses.append(bad.http.get("/bodhi/v1/tokens").status_code)
+            bad.close()
+        assert statuses[:20] == [401] * 20
+        assert set(statuses[20:]) == {429}
+        assert good.whoami()["auth_status"] == "api_token"  # a known good token is unaffected
+        store.delete(THROTTLE_KEY)
