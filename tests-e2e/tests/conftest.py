@@ -75,9 +75,15 @@ def fresh_stack(
 
 
 @pytest.fixture(scope="session")
-def admin(stack: Stack) -> Iterator[BodhiClient]:
+def canaries() -> set[str]:
+    """Secrets the session's clients saw; test_zz_secrets_in_logs.py greps the logs for them."""
+    return set()
+
+
+@pytest.fixture(scope="session")
+def admin(stack: Stack, canaries: set[str]) -> Iterator[BodhiClient]:
     """The session stack, set up, with its first user (the admin) logged in."""
-    client = BodhiClient(stack.gateway_url)
+    client = BodhiClient(stack.gateway_url, canaries=canaries)
     assert client.setup("End-to-end test server").status_code == 200
     client.login_as("admin")
     yield client
@@ -92,25 +98,25 @@ def bodhi(stack: Stack) -> Iterator[BodhiClient]:
 
 
 @pytest.fixture
-def browser(stack: Stack) -> Iterator[Callable[[], BodhiClient]]:
+def browser(stack: Stack, canaries: set[str]) -> Iterator[Callable[[], BodhiClient]]:
     """Makes clients with their own cookie jars (one per person) on the session stack."""
-    with _clients(stack) as new:
+    with _clients(stack, canaries) as new:
         yield new
 
 
 @pytest.fixture
 def fresh_browser(fresh_stack: Stack) -> Iterator[Callable[[], BodhiClient]]:
     """Makes clients with their own cookie jars on the fresh stack."""
-    with _clients(fresh_stack) as new:
+    with _clients(fresh_stack, set()) as new:
         yield new
 
 
 @contextlib.contextmanager
-def _clients(stack: Stack) -> Iterator[Callable[[], BodhiClient]]:
+def _clients(stack: Stack, canaries: set[str]) -> Iterator[Callable[[], BodhiClient]]:
     made: list[BodhiClient] = []
 
     def new() -> BodhiClient:
-        made.append(BodhiClient(stack.gateway_url))
+        made.append(BodhiClient(stack.gateway_url, canaries=canaries))
         return made[-1]
 
     try:

@@ -13,9 +13,11 @@ class BodhiClient:
     """What a user (or a script) does against the gateway, one helper per intent. Each client
     has its own cookie jar: one client is one browser."""
 
-    def __init__(self, base_url: str, **options: Any) -> None:
+    def __init__(self, base_url: str, *, canaries: set[str] | None = None, **options: Any) -> None:
         self.base_url = base_url
         self.http = httpx.Client(base_url=base_url, timeout=10, **options)
+        # Secrets this client saw (session ids, API tokens): no log may ever contain them.
+        self.canaries = canaries if canaries is not None else set()
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -57,6 +59,7 @@ class BodhiClient:
         callback = self.follow_provider(started.json()["location"], username)
         finished = self.http.get(callback)
         assert finished.status_code == 200, finished.text
+        self.canaries.add(self.http.cookies["bodhiapp_session_id"])
         return self.whoami()
 
     def follow_provider(self, authorize_url: str, username: str) -> str:
@@ -98,6 +101,7 @@ class BodhiClient:
         """A new API token (plaintext)."""
         body = _ok(self.http.post("/bodhi/v1/tokens", json={"name": name, "scope": scope}), 201)
         token: str = body["token"]
+        self.canaries.add(token)
         return token
 
     def tokens(self) -> list[dict[str, Any]]:
