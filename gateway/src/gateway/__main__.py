@@ -21,6 +21,10 @@ async def serve(settings: GatewaySettings) -> None:
         log_config=None,
         access_log=False,
         server_header=False,
+        # The client address feeds the invalid-token throttle: believe X-Forwarded-* only from
+        # proxies the operator named (uvicorn's default trusts 127.0.0.1).
+        proxy_headers=settings.bodhi_trusted_proxies is not None,
+        forwarded_allow_ips=settings.bodhi_trusted_proxies or "",
         timeout_graceful_shutdown=int(settings.bodhi_shutdown_grace_seconds),
     )
     await uvicorn.Server(config).serve()

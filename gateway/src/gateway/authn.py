@@ -82,7 +82,7 @@ class Authenticator:
         cached = self._cache.get(digest)
         if cached is not None:
             return cached
-        if await self._throttle.blocked(client):
+        if await self._throttle.blocked(client, digest):
             raise ResourceExhausted(
                 "too many invalid tokens from this client; wait a minute",
                 code="too_many_invalid_tokens",
@@ -93,6 +93,7 @@ class Authenticator:
             await self._throttle.failed(client)
             raise
         self._cache.put(digest, ctx, expires_at)
+        await self._throttle.worked(digest)
         return ctx
 
     async def _session(self, session_id: str) -> AuthContext:

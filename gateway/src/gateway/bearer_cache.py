@@ -26,6 +26,8 @@ CHANNEL = "bodhi:auth-invalidate"
 _MAX_ENTRIES = 10_000
 _THROTTLE_PREFIX = "bodhi:bad-bearer:"
 _THROTTLE_WINDOW = 60
+_GOOD_PREFIX = "bodhi:good-bearer:"
+_GOOD_SECONDS = 86_400
 
 
 def token_digest(token: str) -> str:
@@ -107,18 +109,28 @@ class BearerCache:
 
 
 class Throttle:
-    """Counts invalid bearer tokens per client address in Redis (shared by every instance)."""
+    """Counts invalid bearer tokens per client address in Redis (shared by every instance). A
+    throttled client still gets through with a token that worked in the last day: the throttle
+    is against guessing, not against tokens in use."""
 
     def __init__(self, redis: Redis, limit: int) -> None:
         self._redis = redis
         self._limit = limit
 
-    async def blocked(self, client: str) -> bool:
-        """Whether this client sent too many invalid tokens in the last minute."""
+    async def blocked(self, client: str, digest: str) -> bool:
+        """Whether to refuse this token unchecked: the client sent too many invalid tokens in
+        the last minute and this one is not known to have worked."""
         with contextlib.suppress(RedisError, OSError):  # without Redis, do not block anyone
             count = await self._redis.get(_THROTTLE_PREFIX + client)
-            return count is not None and int(count) >= self._limit
+            if count is None or int(count) < self._limit:
+                return False
+            return not await self._redis.exists(_GOOD_PREFIX + digest)
         return False
+
+    async def worked(self, digest: str) -> None:
+        """Remember that a token (by digest) was valid."""
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.set(_GOOD_PREFIX + digest, 1, ex=_GOOD_SECONDS)
 
     async def failed(self, client: str) -> None:
         """Count one invalid token."""

@@ -59,4 +59,10 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper")
         int,
         msgspec.Meta(ge=1, description="Invalid bearer tokens per minute per client before 429"),
     ] = 20
+    bodhi_trusted_proxies: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Comma-separated proxy addresses whose X-Forwarded-For is believed"
+        ),
+    ] = None
     bodhi_log_level: LogLevel = "info"
