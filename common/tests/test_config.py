@@ -56,6 +56,16 @@ def test_a_short_internal_key_is_refused_without_echoing_it() -> None:
     assert "tooshort-secret" not in str(caught.value)
 
 
+class Optional_(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
+    token: Annotated[str, msgspec.Meta(description="a token", extra=SECRET)] | None = None
+
+
+def test_marks_inside_an_optional_type_are_found() -> None:
+    field = msgspec.structs.fields(Optional_)[0]
+    assert is_secret(field)
+    assert description(field) == "a token"
+
+
 def test_fields_carry_secret_marks_and_descriptions() -> None:
     fields = {f.encode_name: f for f in msgspec.structs.fields(Example)}
     assert is_secret(fields["DATABASE_URL"])

@@ -17,6 +17,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,16 @@ COMPOSE_SECTION = "compose"
 SERVICES_SECTION = "services"
 PROFILES: tuple[tuple[str, ...], ...] = ((), ("dev",))
 
+#: Compose service → the settings it passes from .env beyond what `make run` sets for it
+#: (components.py): deployment-specific values `make run` has no value for. Each is written
+#: `NAME: "${NAME:-}"`, so it is empty (= unset, the setting's default) unless .env sets it.
+OPTIONAL_SETTINGS: dict[str, frozenset[str]] = {
+    "gateway": frozenset({"BODHI_PUBLIC_URL"}),
+    "auth": frozenset(
+        {"BODHI_OIDC_CLIENT_ID", "BODHI_OIDC_CLIENT_SECRET", "BODHI_OIDC_REGISTRATION_TOKEN"}
+    ),
+}
+
 # ${NAME}, ${NAME:-default}, ${NAME:?message}... but not the escaped $${NAME}
 INTERPOLATION = re.compile(
     r"(?<!\$)\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
@@ -55,6 +66,36 @@ INTERPOLATION = re.compile(
 
 def profiles_id(profiles: tuple[str, ...]) -> str:
     return "+".join(profiles) or "default"
+
+
+# --------------------------------------------------------------------------------------------
+# settings
+
+
+def field_metas(info: msgspec.structs.FieldInfo) -> list[msgspec.Meta]:
+    """Every Meta of a settings field, also those inside a union such as
+    `Annotated[str, Meta(...)] | None`, where bodhi_common.config's description() and
+    is_secret() do not look."""
+    found: list[msgspec.Meta] = []
+
+    def walk(tp: Any) -> None:
+        if hasattr(tp, "__metadata__"):  # Annotated[inner, *metadata]
+            found.extend(m for m in tp.__metadata__ if isinstance(m, msgspec.Meta))
+            walk(tp.__origin__)
+        else:
+            for arg in typing.get_args(tp):
+                walk(arg)
+
+    walk(info.type)
+    return found
+
+
+def field_description(info: msgspec.structs.FieldInfo) -> str:
+    return next((m.description for m in field_metas(info) if m.description), "")
+
+
+def field_is_secret(info: msgspec.structs.FieldInfo) -> bool:
+    return any(m.extra and m.extra.get("secret") for m in field_metas(info))
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,11 +203,15 @@ def parse_env_example(text: str) -> EnvExample:
     return sections
 
 
-def filled_env(example: Mapping[str, Mapping[str, EnvEntry]], *, without: str = "") -> str:
-    """The [compose] section as a .env file, the required (empty) values filled in."""
+def filled_env(
+    example: Mapping[str, Mapping[str, EnvEntry]], *, without: str = "", optional: bool = False
+) -> str:
+    """The [compose] section as a .env file, the required (empty) values filled in; with
+    `optional`, also the commented-out ones without a default (BODHI_OIDC_CLIENT_SECRET...)."""
     lines = []
     for entry in example[COMPOSE_SECTION].values():
-        if entry.active and entry.name != without:
+        wanted = entry.active or (optional and not entry.value)
+        if wanted and entry.name != without:
             lines.append(f"{entry.name}={entry.value or secrets.token_hex(32)}")
     return "\n".join(lines) + "\n"
 

@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 import msgspec
 import pytest
 
-from bodhi_common.config import is_secret
 from bodhi_devstack.components import ALL, GATEWAY, SERVICES, Component, addr_variable
 
 from support import (
     COMPOSE_SECTION,
     ENV_EXAMPLE,
+    OPTIONAL_SETTINGS,
     PROFILES,
     ROOT,
     SETTINGS,
@@ -30,8 +30,10 @@ from support import (
     component_arg,
     compose_binary,
     environment,
+    field_is_secret,
     filled_env,
     healthcheck_command,
+    interpolations,
     profiles_id,
     required_variables,
     run_compose,
@@ -100,11 +102,16 @@ def test_compose_refuses_the_unfilled_example() -> None:
     assert any(name in result.stderr for name in required_variables()), result.stderr
 
 
-def test_no_secret_is_hard_coded(
-    services: dict[str, Any], env_example: EnvExample, env_file: Path
-) -> None:
+def test_no_secret_is_hard_coded(env_example: EnvExample, tmp_path: Path) -> None:
     """Every secret-looking variable in the rendered config carries a value that came from the
-    env file, i.e. was interpolated, not written into docker-compose.yml."""
+    env file, i.e. was interpolated, not written into docker-compose.yml. The env file sets the
+    optional variables too, so that the optional secrets (BODHI_OIDC_CLIENT_SECRET...) are
+    checked as well."""
+    env_file = tmp_path / "everything.env"
+    env_file.write_text(filled_env(env_example, optional=True))
+    result = run_compose(env_file, "config", "--format", "json", profiles=("dev",))
+    assert result.returncode == 0, result.stderr
+    services: dict[str, Any] = json.loads(result.stdout)["services"]
     supplied = [
         line.partition("=")[2]
         for line in env_file.read_text().splitlines()
@@ -118,7 +125,7 @@ def test_no_secret_is_hard_coded(
         marked = {
             f.encode_name
             for f in (msgspec.structs.fields(SETTINGS[arg]) if arg in SETTINGS else ())
-            if is_secret(f)
+            if field_is_secret(f)
         }
         for key, value in environment(service).items():
             if key in marked or SECRET_NAME.search(key):
@@ -126,7 +133,65 @@ def test_no_secret_is_hard_coded(
                 if not any(secret in value for secret in supplied):
                     problems.append(f"{name}.{key}")
     assert not problems, f"not from .env: {problems}"
-    assert {"gateway.REDIS_URL", "secret.DATABASE_URL"} <= set(checked), checked
+    expected = {
+        "gateway.REDIS_URL",
+        "secret.DATABASE_URL",
+        "auth.BODHI_OIDC_CLIENT_SECRET",
+        "auth.BODHI_OIDC_REGISTRATION_TOKEN",
+    }
+    assert expected <= set(checked), checked
+
+
+def test_optional_settings_come_only_from_env(
+    env_example: EnvExample, services: dict[str, Any], tmp_path: Path
+) -> None:
+    """What compose passes beyond `make run`'s variables (OPTIONAL_SETTINGS) is each a real
+    setting of its component that `make run` does not set, written `NAME: "${NAME:-}"`: empty,
+    i.e. unset and the setting's default, unless .env sets it, and then exactly that value."""
+    by_name = {c.name: c for c in ALL}
+    written = {(i.name, i.op, i.arg) for i in interpolations()}
+    problems: list[str] = []
+    for service, names in OPTIONAL_SETTINGS.items():
+        component = by_name[service]
+        fields = {
+            f.encode_name
+            for f in msgspec.structs.fields(SETTINGS[component_arg(services[service]) or ""])
+        }
+        for name in sorted(names):
+            where = f"{service}.{name}"
+            if name in component.env:
+                problems.append(f"{where}: make run sets it, so it is not an optional extra")
+            if name not in fields:
+                problems.append(f"{where}: not a setting of {component.module}")
+            if (name, ":-", "") not in written:
+                problems.append(f'{where}: write it as "${{{name}:-}}"')
+            entry = env_example[COMPOSE_SECTION].get(name)
+            if entry is None or entry.active or entry.value:
+                problems.append(f"{where}: document it in [compose] as `# {name}=`")
+            if environment(services[service]).get(name) != "":
+                problems.append(f"{where}: not empty when .env does not set it")
+    assert not problems, "\n".join(problems)
+
+    # set in .env: each arrives unchanged, under its own name, where it belongs
+    env_file = tmp_path / "optional.env"
+    values = {
+        n: f"{n.lower()}-{i}"
+        for i, n in enumerate(sorted(set().union(*OPTIONAL_SETTINGS.values())))
+    }
+    env_file.write_text(filled_env(env_example) + "".join(f"{n}={v}\n" for n, v in values.items()))
+    result = run_compose(env_file, "config", "--format", "json", profiles=("dev",))
+    assert result.returncode == 0, result.stderr
+    rendered: dict[str, Any] = json.loads(result.stdout)["services"]
+    for service, names in OPTIONAL_SETTINGS.items():
+        env = environment(rendered[service])
+        assert {n: env.get(n) for n in names} == {n: values[n] for n in names}, service
+    for service, definition in rendered.items():
+        leaked = {
+            n
+            for n, v in environment(definition).items()
+            if v in values.values() and n not in OPTIONAL_SETTINGS.get(service, ())
+        }
+        assert not leaked, f"{service} gets {leaked}"
 
 
 @pytest.mark.parametrize("component", ALL, ids=lambda c: c.name)
@@ -165,9 +230,14 @@ def test_compose_runs_the_component(
         assert "BODHI_GRPC_LISTEN" in probe
         assert f"127.0.0.1:{component.port}" in probe
 
-    # exactly the variables `make run` sets, plus the log level, all of them real settings
+    # exactly the variables `make run` sets, plus the log level and the optional settings
+    # compose passes from .env, all of them real settings
     env = environment(service)
-    assert set(env) == {*component.env, "BODHI_LOG_LEVEL"}
+    assert set(env) == {
+        *component.env,
+        "BODHI_LOG_LEVEL",
+        *OPTIONAL_SETTINGS.get(component.name, ()),
+    }
     fields = {f.encode_name for f in msgspec.structs.fields(SETTINGS[arg])}
     assert set(env) <= fields, f"not settings of {arg}: {set(env) - fields}"
 
@@ -209,6 +279,8 @@ def test_every_service_is_health_checked_and_waits_for_healthy(
 
 
 def test_addresses_point_at_the_right_service(services: dict[str, Any]) -> None:
+    """Every `BODHI_<X>_ADDR` names compose service <x> on its port, and the service that has
+    it waits until <x> is healthy."""
     by_name = {c.name: c for c in ALL}
     seen = 0
     for name, service in services.items():
@@ -222,7 +294,10 @@ def test_addresses_point_at_the_right_service(services: dict[str, Any]) -> None:
             target = by_name[host]
             assert key == addr_variable(target), f"{name}.{key}={value}"
             assert int(port) == target.port, f"{name}.{key}={value}: {host} is on {target.port}"
-    assert seen == len(SERVICES)
+            how = (services[name].get("depends_on") or {}).get(host)
+            assert how is not None, f"{name} calls {host} but does not depend on it"
+            assert how["condition"] == "service_healthy", f"{name} → {host}"
+    assert seen == sum(key.endswith("_ADDR") for c in ALL for key in c.env)
 
 
 @pytest.mark.parametrize("component", SERVICES, ids=lambda c: c.name)

@@ -6,11 +6,17 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from bodhi_common.config import description
 from bodhi_common.service_settings import ServiceSettings
 from bodhi_devstack.components import ALL
 
-from support import COMPOSE_SECTION, SERVICES_SECTION, SETTINGS, EnvExample, interpolations
+from support import (
+    COMPOSE_SECTION,
+    SERVICES_SECTION,
+    SETTINGS,
+    EnvExample,
+    field_description,
+    interpolations,
+)
 
 
 def test_env_example_sections(env_example: EnvExample) -> None:
@@ -39,7 +45,7 @@ def test_env_example_documents_every_setting(section: str, env_example: EnvExamp
             problems.append(f"{name} ({cls.__name__}) is not in [{section}]")
             continue
         where = f".env.example:{entry.line} {name}"
-        text = description(info)
+        text = field_description(info)
         if not text or text not in entry.comment:
             problems.append(f"{where}: the comment above must contain {text!r}")
         if info.required:

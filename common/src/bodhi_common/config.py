@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import re
+import types
+import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
 import msgspec
 
 T = TypeVar("T", bound=msgspec.Struct)
+_UNIONS = (typing.Union, types.UnionType)
 
 #: Put in a field's Meta(extra=...) to keep its value out of listings and logs.
 SECRET: dict[str, Any] = {"secret": True}
@@ -59,8 +62,15 @@ def description(field: msgspec.structs.FieldInfo) -> str:
 
 
 def _metas(field: msgspec.structs.FieldInfo) -> list[msgspec.Meta]:
-    args = getattr(field.type, "__metadata__", ())
-    return [a for a in args if isinstance(a, msgspec.Meta)]
+    return _metas_of(field.type)
+
+
+def _metas_of(annotation: Any) -> list[msgspec.Meta]:
+    """Meta annotations, also inside unions (`Annotated[str, Meta(...)] | None`)."""
+    found = [a for a in getattr(annotation, "__metadata__", ()) if isinstance(a, msgspec.Meta)]
+    for inner in typing.get_args(annotation) if typing.get_origin(annotation) in _UNIONS else ():
+        found += _metas_of(inner)
+    return found
 
 
 def mask_url(url: str) -> str:
