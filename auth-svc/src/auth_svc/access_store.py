@@ -79,6 +79,16 @@ class AccessStore:
                     code="access_request_not_pending",
                 )
             if role is not None:
+                # A request is for someone without a role; if they got one since (e.g. by a role
+                # change), approving would overwrite it without the role-change rules.
+                current = await conn.fetchval(
+                    "SELECT role FROM users WHERE user_id = $1 FOR UPDATE", row["user_id"]
+                )
+                if current is not None:
+                    raise FailedPrecondition(
+                        "this person already has a role; change it under users instead",
+                        code="already_has_access",
+                    )
                 await conn.execute(
                     "UPDATE users SET role = $2, updated_at = $3 WHERE user_id = $1",
                     row["user_id"], role.wire, at,

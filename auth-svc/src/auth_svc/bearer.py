@@ -34,6 +34,8 @@ class Bearer:
         return await self._app_token(token)
 
     async def _app_token(self, token: str) -> BearerPrincipal:
+        if not self._login.has_provider:  # then no app token can be valid here
+            raise Unauthenticated("the bearer token is not valid", code="token_invalid")
         claims = await self._login.provider.verify_access_token(token)
         if not await self._store.app_granted(claims.client_id):
             raise Unauthenticated(

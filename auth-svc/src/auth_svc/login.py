@@ -13,7 +13,7 @@ import msgspec
 from auth_svc.domain import AppStatus, User
 from auth_svc.oidc import ClientCredentials, IdClaims, OidcProvider, TokenSet
 from auth_svc.settings import AuthSettings
-from auth_svc.store import AuthStore
+from auth_svc.store import App, AuthStore
 from auth_svc.vault import Vault
 from bodhi_common.clock import Clock
 from bodhi_common.errors import FailedPrecondition, InvalidArgument, Unavailable
@@ -47,6 +47,11 @@ class Login:
         self._vault = vault
         self._settings = settings
         self._clock = clock
+
+    @property
+    def has_provider(self) -> bool:
+        """Whether an issuer is configured."""
+        return self._provider is not None
 
     @property
     def provider(self) -> OidcProvider:
@@ -102,28 +107,27 @@ class Login:
             )
         return None
 
-    async def client(self) -> tuple[ClientCredentials, list[str]]:
-        """This server's client credentials and registered redirect URIs."""
+    async def client(self) -> tuple[ClientCredentials, App]:
+        """This server's client credentials and its app row (status, redirect URIs)."""
         app = await self._store.app()
-        if app is None or app.client_id is None:
+        if app is None or app.client_id is None or app.status == AppStatus.SETUP:
             raise FailedPrecondition("this server is not set up yet", code="app_not_setup")
         configured = self._configured_client()
         if configured is not None:
-            return configured, app.redirect_uris
+            return configured, app
         secret = await self._vault.get(CLIENT_SECRET)
         if secret is None:
             raise Unavailable(
                 "the client secret is missing from the vault", code="no_client_secret"
             )
-        credentials = ClientCredentials(client_id=app.client_id, client_secret=secret.decode())
-        return credentials, app.redirect_uris
+        return ClientCredentials(client_id=app.client_id, client_secret=secret.decode()), app
 
     async def begin(
         self, *, redirect_uri: str, state: str, nonce: str, code_challenge: str
     ) -> tuple[str, str, bool]:
         """(authorization URL, issuer, whether the provider sends RFC 9207 `iss`)."""
-        client, redirect_uris = await self.client()
-        if redirect_uri not in redirect_uris:
+        client, app = await self.client()
+        if redirect_uri not in app.redirect_uris:
             raise InvalidArgument(
                 "the redirect URI is not one this server registered",
                 code="redirect_uri_not_registered",
@@ -140,10 +144,8 @@ class Login:
         self, *, code: str, code_verifier: str, nonce: str, redirect_uri: str
     ) -> LoginResult:
         """Exchange the code, verify the id_token, and record the person."""
-        if await self._store.app_status() == AppStatus.SETUP:
-            raise FailedPrecondition("this server is not set up yet", code="app_not_setup")
-        client, redirect_uris = await self.client()
-        if redirect_uri not in redirect_uris:
+        client, app = await self.client()
+        if redirect_uri not in app.redirect_uris:
             raise InvalidArgument("unknown redirect URI", code="redirect_uri_not_registered")
         tokens = await self.provider.exchange_code(
             client, code=code, code_verifier=code_verifier, redirect_uri=redirect_uri
@@ -153,14 +155,13 @@ class Login:
         claims = await self.provider.verify_id_token(
             tokens.id_token, client_id=client.client_id, nonce=nonce
         )
-        status_before = await self._store.app_status()
         user = await self._store.upsert_user(_user(claims), claims.issuer, self._now())
-        became_admin = status_before == AppStatus.RESOURCE_ADMIN and user.role is not None
+        became_admin = app.status == AppStatus.RESOURCE_ADMIN and user.role is not None
         return LoginResult(user=user, tokens=tokens, became_admin=became_admin)
 
     async def refresh(self, refresh_token: str) -> TokenSet:
         """New tokens from a refresh token (rotated when the provider rotates)."""
-        client, _ = await self.client()
+        client, _app = await self.client()
         return await self.provider.refresh(client, refresh_token)
 
     async def logout(
@@ -168,7 +169,7 @@ class Login:
     ) -> tuple[bool, str]:
         """Revoke the refresh token (RFC 7009) and build the provider's end-session URL. The URL
         names the client, not the id_token: it goes to a browser, and tokens never do."""
-        client, _ = await self.client()
+        client, _app = await self.client()
         revoked = bool(refresh_token) and await self.provider.revoke(client, refresh_token)
         meta = await self.provider.metadata()
         end_session = ""

@@ -71,7 +71,11 @@ class AuthStore:
         admin makes that person admin and the app ready (in one transaction). Returns the user
         with their current role."""
         async with self._pool.acquire() as conn, conn.transaction():
-            status = await conn.fetchval("SELECT status FROM app FOR UPDATE")
+            status = await conn.fetchval("SELECT status FROM app")
+            if status == AppStatus.RESOURCE_ADMIN:
+                # Only while the app awaits its admin do logins race for the role: lock then
+                # (and read again), so exactly one becomes admin; later logins take no lock.
+                status = await conn.fetchval("SELECT status FROM app FOR UPDATE")
             role = Role.ADMIN.wire if status == AppStatus.RESOURCE_ADMIN else None
             row = await conn.fetchrow(
                 f"""INSERT INTO users ({_USER}, issuer, created_at, updated_at, last_login_at)
