@@ -11,7 +11,7 @@ SYNCED := .venv/.bodhi-synced
 NPM_DONE := devstack/oidc/node_modules/.bodhi-installed
 PROTO_DONE := common/src/bodhi/.generated
 
-.PHONY: help setup proto run test lint fmt typecheck unit e2e deploy-check bench-secret clean
+.PHONY: help setup proto run test lint fmt typecheck unit e2e deploy-check bench-secret bench-identity clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ deploy-check: setup ## Validate docker-compose.yml and the Dockerfile offline
 
 bench-secret: setup ## secret-svc benchmark (writes bench/results/secret_vault.md)
 	$(PY) python bench/secret_vault.py
+
+bench-identity: setup ## bearer auth + login callback benchmark (writes bench/results/identity.md)
+	$(PY) python bench/identity.py
 
 test: lint typecheck unit deploy-check e2e ## Everything CI runs
 	@echo "all checks passed"
