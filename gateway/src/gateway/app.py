@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Any
 
-from litestar import Litestar, Response, get
+from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -23,6 +23,7 @@ from gateway.authn import Authenticator
 from gateway.bearer_cache import BearerCache, Throttle
 from gateway.clients import Backends
 from gateway.errors import EXCEPTION_HANDLERS
+from gateway.identity import AuthContext
 from gateway.middleware import request_id_middleware
 from gateway.oauth import OAuthFlow
 from gateway.routes import access, auth, system, tokens, ui
@@ -61,6 +62,11 @@ def _wiring(settings: GatewaySettings, clock: Clock) -> dict[str, Any]:
     }  # fmt: skip
 
 
+async def _caller(request: Request[Any, Any, Any], authenticator: Authenticator) -> AuthContext:
+    """The `ctx` dependency: who is calling (resolved once per request, guards included)."""
+    return await authenticator.context(request)
+
+
 def _constant(value: Any) -> Any:
     def provide() -> Any:
         return value
@@ -95,8 +101,11 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
             swagger_ui,
         ],
         dependencies={
-            name: Provide(_constant(value), use_cache=True, sync_to_thread=False)
-            for name, value in wiring.items()
+            **{
+                name: Provide(_constant(value), use_cache=True, sync_to_thread=False)
+                for name, value in wiring.items()
+            },
+            "ctx": Provide(_caller),
         },
         state=State({"authenticator": wiring["authenticator"]}),
         exception_handlers=EXCEPTION_HANDLERS,

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, delete, get, post, put
+from litestar import delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from gateway.authn import Authenticator
 from gateway.bearer_cache import BearerCache
 from gateway.clients import Backends
 from gateway.guards import MANAGER_SESSION, guard
-from gateway.identity import Level
+from gateway.identity import AuthContext, Level
 from gateway.routes.tokens import Page, PageSize
 from gateway.schemas.identity import (
     AccessRequestOut,
@@ -38,27 +37,23 @@ async def _sign_out(user_id: str, sessions: SessionStore, cache: BearerCache) ->
 
 @get("/bodhi/v1/access-requests/pending", tags=["access"], guards=GUARDS)
 async def pending_requests(
-    request: Request[Any, Any, Any],
-    authenticator: NamedDependency[Authenticator],
+    ctx: NamedDependency[AuthContext],
     backends: NamedDependency[Backends],
     page: Page = 1,
     page_size: PageSize = 30,
 ) -> AccessRequestPage:
     """Pending requests, oldest first."""
-    ctx = await authenticator.context(request)
     return await backends.auth.list_requests(ctx, True, page, page_size)
 
 
 @get("/bodhi/v1/access-requests", tags=["access"], guards=GUARDS)
 async def all_requests(
-    request: Request[Any, Any, Any],
-    authenticator: NamedDependency[Authenticator],
+    ctx: NamedDependency[AuthContext],
     backends: NamedDependency[Backends],
     page: Page = 1,
     page_size: PageSize = 30,
 ) -> AccessRequestPage:
     """Every request, newest first."""
-    ctx = await authenticator.context(request)
     return await backends.auth.list_requests(ctx, False, page, page_size)
 
 
@@ -69,16 +64,14 @@ async def all_requests(
     status_code=200,
 )
 async def approve(
-    request: Request[Any, Any, Any],
     request_id: FromPath[int],
     data: JSONBody[ApproveRequest],
-    authenticator: NamedDependency[Authenticator],
+    ctx: NamedDependency[AuthContext],
     backends: NamedDependency[Backends],
     sessions: NamedDependency[SessionStore],
     bearer_cache: NamedDependency[BearerCache],
 ) -> AccessRequestOut:
     """Grant a role at most your own; the person's sessions end so it applies at once."""
-    ctx = await authenticator.context(request)
     decided = await backends.auth.approve(ctx, request_id, Level.parse(data.role, "resource_"))
     await _sign_out(decided.user_id, sessions, bearer_cache)
     return decided
@@ -91,39 +84,35 @@ async def approve(
     status_code=200,
 )
 async def reject(
-    request: Request[Any, Any, Any],
     request_id: FromPath[int],
-    authenticator: NamedDependency[Authenticator],
+    ctx: NamedDependency[AuthContext],
     backends: NamedDependency[Backends],
 ) -> AccessRequestOut:
     """Close a request without a role (404 for an unknown id)."""
-    return await backends.auth.reject(await authenticator.context(request), request_id)
+    return await backends.auth.reject(ctx, request_id)
 
 
 @get("/bodhi/v1/users", tags=["users"], guards=GUARDS)
 async def list_users(
-    request: Request[Any, Any, Any],
-    authenticator: NamedDependency[Authenticator],
+    ctx: NamedDependency[AuthContext],
     backends: NamedDependency[Backends],
     page: Page = 1,
     page_size: PageSize = 30,
 ) -> UserPage:
     """People and their roles."""
-    return await backends.auth.list_users(await authenticator.context(request), page, page_size)
+    return await backends.auth.list_users(ctx, page, page_size)
 
 
 @put("/bodhi/v1/users/{user_id:str}/role", tags=["users"], guards=GUARDS)
 async def set_role(
-    request: Request[Any, Any, Any],
     user_id: FromPath[str],
     data: JSONBody[SetRoleRequest],
-    authenticator: NamedDependency[Authenticator],
+    ctx: NamedDependency[AuthContext],
     backends: NamedDependency[Backends],
     sessions: NamedDependency[SessionStore],
     bearer_cache: NamedDependency[BearerCache],
 ) -> UserInfo:
     """Change a role (at most your own; never the last admin's)."""
-    ctx = await authenticator.context(request)
     user = await backends.auth.set_role(ctx, user_id, Level.parse(data.role, "resource_"))
     await _sign_out(user_id, sessions, bearer_cache)
     return user
@@ -131,15 +120,14 @@ async def set_role(
 
 @delete("/bodhi/v1/users/{user_id:str}", tags=["users"], guards=GUARDS, status_code=200)
 async def remove_user(
-    request: Request[Any, Any, Any],
     user_id: FromPath[str],
-    authenticator: NamedDependency[Authenticator],
+    ctx: NamedDependency[AuthContext],
     backends: NamedDependency[Backends],
     sessions: NamedDependency[SessionStore],
     bearer_cache: NamedDependency[BearerCache],
 ) -> None:
     """Take away a person's access (admins only); their sessions and tokens stop at once."""
-    await backends.auth.remove_user(await authenticator.context(request), user_id)
+    await backends.auth.remove_user(ctx, user_id)
     await _sign_out(user_id, sessions, bearer_cache)
 
 

@@ -130,11 +130,8 @@ async def current_user(
     )  # fmt: skip
 
 
-async def session_user(
-    request: Request[Any, Any, Any], authenticator: Authenticator
-) -> AuthContext:
+def session_user(ctx: AuthContext) -> AuthContext:
     """The caller's browser session (with or without a role), or 401."""
-    ctx = await authenticator.context(request)
     if ctx.kind != "session":
         raise Unauthenticated("this needs a logged-in browser session", code="session_required")
     return ctx
@@ -147,22 +144,18 @@ async def session_user(
     status_code=HTTP_201_CREATED,
 )
 async def request_access(
-    request: Request[Any, Any, Any],
-    authenticator: NamedDependency[Authenticator],
-    backends: NamedDependency[Backends],
+    ctx: NamedDependency[AuthContext], backends: NamedDependency[Backends]
 ) -> None:
     """201; 409 when one is pending; 422 when the caller already has a role."""
-    await backends.auth.request_access(await session_user(request, authenticator))
+    await backends.auth.request_access(session_user(ctx))
 
 
 @get("/bodhi/v1/user/request-status", tags=["access"], summary="My latest access request")
 async def request_status(
-    request: Request[Any, Any, Any],
-    authenticator: NamedDependency[Authenticator],
-    backends: NamedDependency[Backends],
+    ctx: NamedDependency[AuthContext], backends: NamedDependency[Backends]
 ) -> RequestStatusOut:
     """Pending, approved or rejected; 404 when the caller never asked."""
-    return await backends.auth.access_status(await session_user(request, authenticator))
+    return await backends.auth.access_status(session_user(ctx))
 
 
 ROUTES: list[Any] = [initiate, callback, logout, current_user, request_access, request_status]
