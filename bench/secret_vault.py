@@ -23,17 +23,16 @@ import platform
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import grpc
-import msgspec
 import uvloop
+from benchkit import percentile, write_results
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bodhi.secret.v1 import secret_pb2 as pb
-from bodhi.secret.v1.secret_pb2_grpc import SecretServiceAsyncStub, SecretServiceStub
+from bodhi.secret.v1.secret_pb2_grpc import SecretServiceStub
 from bodhi_common.clock import SystemClock
 from bodhi_common.context import Principal
 from bodhi_common.internal_auth import InternalAuth
@@ -42,13 +41,10 @@ from bodhi_devstack.infra import SessionServers, temporary_database
 from bodhi_devstack.proc import Child, free_port
 from secret_svc import crypto
 
-RESULTS = Path(__file__).parent / "results"
+if TYPE_CHECKING:  # the async stub class exists only in the generated type stubs
+    from bodhi.secret.v1.secret_pb2_grpc import SecretServiceAsyncStub
+
 KEY = "bench-internal-key-0123456789abcdef"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def open_loop(
@@ -219,11 +215,8 @@ def main() -> None:
     args = cli.parse_args()
     with SessionServers() as servers, temporary_database(servers.postgres().admin_url) as url:
         result = uvloop.run(measure(url, args))
-    RESULTS.mkdir(exist_ok=True)
     text = report(result, args)
-    (RESULTS / "secret_vault.md").write_text(text)
-    (RESULTS / "secret_vault.json").write_bytes(msgspec.json.format(msgspec.json.encode(result)))
-    sys.stdout.write(text)
+    write_results("secret_vault", text, result)
 
 
 if __name__ == "__main__":

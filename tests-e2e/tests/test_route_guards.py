@@ -24,19 +24,16 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from guard_credentials import (
-    HANDLER_CODES,
     Credential,
     FreshToken,
-    Level,
-    Route,
     ThirdPartyApp,
-    decide,
     origin,
     person,
-    route_table,
     set_role,
     unique,
 )
+from guard_oracle import HANDLER_CODES, Level, decide
+from guard_routes import Route, route_table
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.status_codes import HTTP_302_FOUND
@@ -62,7 +62,9 @@ def _wiring(settings: GatewaySettings, clock: Clock) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _caller(request: Request[Any, Any, Any], authenticator: Authenticator) -> AuthContext:
+async def _caller(
+    request: Request[Any, Any, Any], authenticator: NamedDependency[Authenticator]
+) -> AuthContext:
     """The `ctx` dependency: who is calling (resolved once per request, guards included)."""
     return await authenticator.context(request)
 
