@@ -1,6 +1,6 @@
 """The 401/403 decision of every gateway route for every kind of caller (reference §6.4–§6.6,
 issue 4): a property test over the whole route table × real credentials, checked against an
-oracle written from the reference (guard_credentials.decide), plus the sharp edges spelled out.
+oracle written from the reference (guard_oracle.decide), plus the sharp edges spelled out.
 
 The credentials are real and made once per module on the shared stack: people logged in through
 the dev provider with no role and with each role, API tokens of each scope, third-party app
