@@ -33,6 +33,8 @@ def plan_from_env(env: dict[str, str]) -> StackPlan:
         redis_port=int(env.get("BODHI_DEV_REDIS_PORT", "63799")),
         oidc_port=int(env.get("BODHI_DEV_OIDC_PORT", "8091")),
         log_level=env.get("BODHI_LOG_LEVEL", "info"),
+        # An existing Hugging Face cache is used (and its GGUF files listed) when HF_HOME is set.
+        hf_home=Path(env["HF_HOME"]) if env.get("HF_HOME") else None,
     )
 
 

@@ -42,7 +42,7 @@ SERVICES: tuple[Component, ...] = (
         module="model_svc",
         port=50053,
         database="bodhi_model",
-        env=("DATABASE_URL", "BODHI_INTERNAL_KEY", "BODHI_GRPC_LISTEN"),
+        env=("DATABASE_URL", "BODHI_INTERNAL_KEY", "BODHI_GRPC_LISTEN", "HF_HOME"),
     ),
     Component(
         name="aiproxy",

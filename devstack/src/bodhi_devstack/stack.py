@@ -46,6 +46,7 @@ class StackPlan(msgspec.Struct, kw_only=True):
     internal_key: str | None = None  # None: read or create <data_dir>/internal.key
     extra_env: dict[str, str] = msgspec.field(default_factory=dict)  # passed to every process
     oidc_env: dict[str, str] = msgspec.field(default_factory=dict)  # e.g. OIDC_ACCESS_TOKEN_TTL
+    hf_home: Path | None = None  # the model cache; None: <data_dir>/hf
     ready_timeout: float = 30.0
 
     def database_name(self, component: Component) -> str:
@@ -161,6 +162,7 @@ class Stack:
         values = {
             "BODHI_INTERNAL_KEY": plan.internal_key or internal_key(plan.data_dir),
             "BODHI_MASTER_KEY_FILE": str(master_key_file(plan.data_dir)),
+            "HF_HOME": str(plan.hf_home or plan.data_dir / "hf"),
             "REDIS_URL": self.redis_url,
             "BODHI_OIDC_ISSUER": self.oidc_issuer,
             "BODHI_HOST": HOST,

@@ -1,4 +1,4 @@
-"""model-svc wiring: its servicers on the shared service shape."""
+"""model-svc wiring: the cache, stores, download workers and the servicer."""
 
 from __future__ import annotations
 
@@ -8,25 +8,46 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 
 from bodhi.model.v1 import model_pb2, model_pb2_grpc
 from bodhi_common.bootstrap import ServiceSpec
 from bodhi_common.clock import Clock
 from bodhi_common.grpc_server import GrpcServer
+from model_svc.alias_store import AliasStore
+from model_svc.aliases import Aliases
+from model_svc.catalog import Catalog
+from model_svc.download_store import DownloadStore
+from model_svc.downloads import Downloads
+from model_svc.metadata import MetadataReader
 from model_svc.service import ModelServicer
+from model_svc.settings import ModelSettings
 
 SERVICE_NAME = model_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name
 
 
 @asynccontextmanager
 async def register(
-    server: GrpcServer, pool: asyncpg.Pool[Any], settings: Any, clock: Clock
+    server: GrpcServer, pool: asyncpg.Pool[Any], settings: ModelSettings, clock: Clock
 ) -> AsyncIterator[None]:
-    """Add model-svc's servicers."""
-    # The RPCs it does not override yet are abstract in the stubs and UNIMPLEMENTED at run time.
-    servicer = ModelServicer()  # type: ignore[abstract]
-    server.add(model_pb2_grpc.add_ModelServiceServicer_to_server, servicer, SERVICE_NAME)
-    yield
+    """Add model-svc's servicer; the download workers run while the server does."""
+    settings.hub_cache.mkdir(parents=True, exist_ok=True)
+    catalog = Catalog(Path(settings.bodhi_catalog_file) if settings.bodhi_catalog_file else None)
+    alias_store = AliasStore(pool)
+    timeout = httpx.Timeout(settings.bodhi_hub_timeout_seconds, connect=10.0)
+    limits = httpx.Limits(
+        max_connections=settings.bodhi_download_workers * settings.bodhi_download_parts + 4
+    )
+    async with (
+        httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as http,
+        Downloads(DownloadStore(pool), alias_store, catalog, settings, http, clock) as downloads,
+    ):
+        servicer = ModelServicer(
+            downloads, Aliases(alias_store, settings.hub_cache, clock), catalog,
+            MetadataReader(alias_store), settings,
+        )  # fmt: skip
+        server.add(model_pb2_grpc.add_ModelServiceServicer_to_server, servicer, SERVICE_NAME)
+        yield
 
 
 SPEC = ServiceSpec(

@@ -1,0 +1,281 @@
+"""Pulls: one pending download per file (a unique partial index), a bounded pool of workers that
+claim downloads with a renewable lease, progress written to the database at most once a second
+and pushed to watchers as it happens, and downloads resumed after a crash or restart (the lease
+lapses, a worker claims it again, and the downloader resumes from its partial file)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+
+from bodhi_common.clock import Clock
+from bodhi_common.errors import Cancelled, FailedPrecondition, ServiceError
+from model_svc import cache, downloader
+from model_svc.alias_store import AliasStore
+from model_svc.catalog import Catalog
+from model_svc.domain import Download, UserAlias
+from model_svc.download_store import DownloadStore
+from model_svc.settings import ModelSettings
+
+log = logging.getLogger(__name__)
+
+_TERMINAL = ("completed", "error", "cancelled")
+_REPORT_SECONDS = 0.25  # watchers
+_WRITE_SECONDS = 1.0  # database
+
+
+class Downloads:
+    """Start, follow and cancel pulls; run the workers."""
+
+    def __init__(
+        self, store: DownloadStore, aliases: AliasStore, catalog: Catalog, settings: ModelSettings,
+        http: httpx.AsyncClient, clock: Clock,
+    ) -> None:  # fmt: skip
+        self._store = store
+        self._aliases = aliases
+        self._catalog = catalog
+        self._settings = settings
+        self._http = http
+        self._clock = clock
+        self._worker = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._cancels: dict[str, asyncio.Event] = {}
+        self._watchers: dict[str, set[asyncio.Queue[Download]]] = {}
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock.now(), UTC)
+
+    async def __aenter__(self) -> Downloads:
+        count = self._settings.bodhi_download_workers
+        self._tasks = [asyncio.create_task(self._work()) for _ in range(count)]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for event in self._cancels.values():
+            event.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._store.release(self._worker)
+
+    async def pull(
+        self, repo: str, filename: str, revision: str, alias: str | None = None
+    ) -> tuple[Download, bool]:
+        """A pending download of the file, new (True) or already running (False)."""
+        if self._settings.hf_hub_offline:
+            raise FailedPrecondition("the Hub is offline (HF_HUB_OFFLINE)", code="hub_offline")
+        downloader.check_repo(repo)
+        downloader.check_filename(filename)
+        revision = revision or "main"
+        if cache.find(self._settings.hub_cache, repo, filename, revision) is not None:
+            raise FailedPrecondition(
+                f"{filename} of {repo} at {revision} is already in the cache",
+                code="file_already_exists",
+            )
+        download, created = await self._store.pull(repo, filename, revision, alias, self._now())
+        self._wake.set()
+        return download, created
+
+    async def pull_alias(self, alias: str) -> tuple[Download, bool]:
+        """Pull a catalog model; its user alias is created when the download completes."""
+        model = self._catalog.find(alias)
+        await self._refuse_taken(alias)
+        return await self.pull(model.repo, model.filename, model.snapshot, alias=alias)
+
+    async def _refuse_taken(self, alias: str) -> None:
+        with contextlib.suppress(ServiceError):
+            await self._aliases.get(alias)
+            raise FailedPrecondition(f"alias {alias!r} already exists", code="alias_exists")
+
+    async def get(self, download_id: str) -> Download:
+        """One download."""
+        return await self._store.get(download_id)
+
+    async def list(self, limit: int, offset: int) -> tuple[list[Download], int]:
+        """Downloads, newest first, and the total."""
+        return await self._store.list(limit, offset)
+
+    async def cancel(self, download_id: str, delete_partial: bool) -> Download:
+        """Stop a pending download; its partial file is kept for a later pull unless asked."""
+        download = await self._store.cancel(download_id, self._now())
+        event = self._cancels.get(download_id)
+        if event is not None:
+            event.set()
+        if delete_partial and download.commit:
+            downloader.discard(self._partial_path(download, download.commit))
+        return download
+
+    async def watch(self, download_id: str) -> AsyncIterator[Download]:
+        """The download now, then each change until it ends (local events; the database once a
+        second for downloads another replica runs)."""
+        current = await self._store.get(download_id)
+        yield current
+        queue: asyncio.Queue[Download] = asyncio.Queue(maxsize=64)
+        self._watchers.setdefault(download_id, set()).add(queue)
+        try:
+            while current.status not in _TERMINAL:
+                try:
+                    update = await asyncio.wait_for(queue.get(), timeout=1.0)
+                except TimeoutError:
+                    update = await self._store.get(download_id)
+                if update != current:
+                    current = update
+                    yield current
+        finally:
+            self._watchers[download_id].discard(queue)
+
+    def _publish(self, download: Download) -> None:
+        for queue in self._watchers.get(download.id, ()):
+            if queue.full():  # a slow watcher only needs the latest state
+                queue.get_nowait()
+            queue.put_nowait(download)
+
+    async def _work(self) -> None:
+        lease = self._settings.bodhi_download_lease_seconds
+        while True:
+            download = await self._store.claim(self._worker, lease, self._now())
+            if download is None:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    # Also wakes to take over downloads whose worker's lease lapsed.
+                    await asyncio.wait_for(self._wake.wait(), timeout=lease / 3)
+                continue
+            await self._run(download)
+
+    async def _run(self, download: Download) -> None:
+        cancel = self._cancels.setdefault(download.id, asyncio.Event())
+        try:
+            await _Job(self, download, cancel).run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("download failed unexpectedly", extra={"download": download.id})
+            await self._finish(download, "error", "internal error", "internal_error")
+        finally:
+            self._cancels.pop(download.id, None)
+
+    async def _finish(
+        self, download: Download, status: str, error: str | None, code: str | None
+    ) -> None:
+        values = {"error": error, "error_code": code}
+        await self._store.finish(download.id, self._worker, status, values, self._now())
+        self._publish(await self._store.get(download.id))
+
+    def _partial_path(self, download: Download, commit: str) -> Path:
+        """One partial file per file and commit, whichever download (or retry) fetches it."""
+        identity = f"{download.repo}\0{download.filename}\0{commit}".encode()
+        key = hashlib.sha256(identity).hexdigest()[:32]
+        return downloader.partial_path(Path(self._settings.hf_home), key)
+
+    def _token(self) -> str | None:
+        if self._settings.hf_token:
+            return self._settings.hf_token
+        token_file = Path(self._settings.hf_home) / "token"
+        with contextlib.suppress(OSError):
+            return token_file.read_text().strip() or None
+        return None
+
+
+class _Job:
+    """One download's run: probe, fetch with progress, place, create the alias, finish."""
+
+    def __init__(self, owner: Downloads, download: Download, cancel: asyncio.Event) -> None:
+        self._o = owner
+        self._d = download
+        self._cancel = cancel
+        self._bytes = download.downloaded_bytes
+        self._started = owner._clock.monotonic()
+        self._first_bytes = download.downloaded_bytes
+
+    async def run(self) -> None:
+        o, d, s = self._o, self._d, self._o._settings
+        try:
+            remote = await downloader.probe(
+                o._http, endpoint=s.hf_endpoint, repo=d.repo, filename=d.filename,
+                revision=d.revision, token=o._token(),
+            )  # fmt: skip
+            await self._write(commit=remote.commit, total_bytes=remote.size)
+            partial = o._partial_path(d, remote.commit)
+            reporter = asyncio.create_task(self._report())
+            try:
+                await downloader.fetch(
+                    o._http, remote, partial, token=o._token(), parts=s.bodhi_download_parts,
+                    part_min_bytes=s.bodhi_download_part_min_mb * 1024 * 1024,
+                    stall_seconds=s.bodhi_download_stall_seconds, on_progress=self._progress,
+                    cancel=self._cancel, clock=o._clock,
+                )  # fmt: skip
+            finally:
+                reporter.cancel()
+            downloader.place(Path(s.hf_home), remote, d.repo, d.filename, d.revision, partial)
+            await self._write(downloaded_bytes=remote.size)
+            await self._complete(remote.commit)
+        except Cancelled:
+            return  # cancelled, or our lease was taken over: the row already says what happened
+        except ServiceError as exc:
+            await o._finish(d, "error", exc.message, exc.code)
+
+    async def _complete(self, commit: str) -> None:
+        o, d = self._o, self._d
+        if d.alias is not None:
+            model = o._catalog.find(d.alias)
+            alias = UserAlias(
+                alias=d.alias, repo=d.repo, filename=d.filename, snapshot=commit,
+                request_params=model.request_params, context_params=model.context_params,
+            )  # fmt: skip
+            try:
+                await o._aliases.create(alias, o._now())
+            except ServiceError as exc:
+                await o._finish(d, "error", f"downloaded, but {exc.message}", exc.code)
+                return
+        await o._finish(d, "completed", None, None)
+
+    def _progress(self, downloaded: int) -> None:
+        self._bytes = downloaded
+
+    def _speed(self) -> float:
+        elapsed = self._o._clock.monotonic() - self._started
+        return (self._bytes - self._first_bytes) / elapsed if elapsed > 0 else 0.0
+
+    async def _report(self) -> None:
+        written = 0.0
+        while True:
+            await asyncio.sleep(_REPORT_SECONDS)
+            now = self._o._clock.monotonic()
+            if now - written >= _WRITE_SECONDS:
+                written = now
+                await self._write(downloaded_bytes=self._bytes, bytes_per_second=self._speed())
+            else:
+                update = {"downloaded_bytes": self._bytes, "bytes_per_second": self._speed()}
+                self._o._publish(_with(self._d, update))
+
+    async def _write(self, **values: Any) -> None:
+        o = self._o
+        if self._d.started_at is None:
+            values["started_at"] = o._now()
+        held = await o._store.progress(
+            self._d.id, o._worker, values, o._settings.bodhi_download_lease_seconds, o._now()
+        )
+        if not held:  # cancelled, or taken over after our lease lapsed: stop writing
+            self._cancel.set()
+            return
+        self._d = await o._store.get(self._d.id)
+        o._publish(self._d)
+
+
+def _with(download: Download, values: dict[str, Any]) -> Download:
+    return msgspec.structs.replace(download, **values)
