@@ -12,6 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from bodhi_common.channels import open_channel
 from bodhi_common.internal_auth import InternalAuth
 from gateway.clients.auth import AuthClient
+from gateway.clients.model import ModelClient
 from gateway.schemas.system import Check
 from gateway.settings import GatewaySettings
 
@@ -32,7 +33,9 @@ class Backends:
             "aiproxy": s.bodhi_aiproxy_addr,
         }
         self._channels = {name: open_channel(addr) for name, addr in addresses.items()}
-        self.auth = AuthClient(self._channels["auth"], internal, s.bodhi_rpc_timeout_seconds)
+        timeout = s.bodhi_rpc_timeout_seconds
+        self.auth = AuthClient(self._channels["auth"], internal, timeout)
+        self.model = ModelClient(self._channels["model"], internal, timeout)
         self.health = HealthClient(self._channels)
 
     async def close(self) -> None:
