@@ -80,9 +80,13 @@ TABLE: list[tuple[str, str, Group]] = [
     ("GET", "/bodhi/v1/models", USER_APIS),
     ("GET", "/bodhi/v1/models/{id}", USER_APIS),
     ("GET", "/bodhi/v1/modelfiles", USER_APIS),
+    # ours (issue 5): reading a cached file's metadata and the pull catalog is reading models
+    ("GET", "/bodhi/v1/modelfiles/metadata", USER_APIS),
+    ("GET", "/bodhi/v1/modelfiles/catalog", USER_APIS),
     # §6.6 power_user_apis
     ("POST", "/bodhi/v1/models", POWER_USER_APIS),
     ("PUT", "/bodhi/v1/models/{id}", POWER_USER_APIS),
+    ("DELETE", "/bodhi/v1/models/{id}", POWER_USER_APIS),  # ours (issue 5): as PUT
     (ANY, "/bodhi/v1/modelfiles/pull", POWER_USER_APIS),
     (ANY, "/bodhi/v1/modelfiles/pull/**", POWER_USER_APIS),
     (ANY, "/bodhi/v1/api-models", POWER_USER_APIS),
