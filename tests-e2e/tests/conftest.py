@@ -27,10 +27,16 @@ ACCESS_TOKEN_TTL = 10
 
 @contextlib.contextmanager
 def launch(
-    pg_server: str, redis_server: str, data_dir: Path, *, oidc_host: str = HOST
+    pg_server: str,
+    redis_server: str,
+    data_dir: Path,
+    *,
+    oidc_host: str = HOST,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     """A stack on its own databases and its own Redis logical database; its provider's issuer
-    is http://<oidc_host>:<port> (e.g. "localhost": another site than the gateway's 127.0.0.1)."""
+    is http://<oidc_host>:<port> (e.g. "localhost": another site than the gateway's 127.0.0.1).
+    `env`: more variables for every service (e.g. HF_ENDPOINT of a local Hub)."""
     redis = RedisDatabase(redis_server).claim()
     plan = StackPlan(
         data_dir=data_dir,
@@ -42,7 +48,7 @@ def launch(
         oidc_host=oidc_host,
         database_prefix=f"e2e_{uuid.uuid4().hex[:8]}_",
         internal_key=uuid.uuid4().hex * 2,
-        extra_env={"BODHI_SHUTDOWN_GRACE_SECONDS": "3"},
+        extra_env={"BODHI_SHUTDOWN_GRACE_SECONDS": "3", **(env or {})},
         oidc_env={"OIDC_ACCESS_TOKEN_TTL": str(ACCESS_TOKEN_TTL)},
     )
     with (data_dir / "stack.log").open("w") as log:

@@ -53,6 +53,11 @@ class StackPlan(msgspec.Struct, kw_only=True):
         """The database of one service, e.g. bodhi_auth."""
         return f"{self.database_prefix}{component.name}"
 
+    @property
+    def model_cache(self) -> Path:
+        """HF_HOME of model-svc."""
+        return self.hf_home or self.data_dir / "hf"
+
 
 class Stack:
     """Starts and stops every process of the plan; children are reachable for fault tests."""
@@ -162,7 +167,7 @@ class Stack:
         values = {
             "BODHI_INTERNAL_KEY": plan.internal_key or internal_key(plan.data_dir),
             "BODHI_MASTER_KEY_FILE": str(master_key_file(plan.data_dir)),
-            "HF_HOME": str(plan.hf_home or plan.data_dir / "hf"),
+            "HF_HOME": str(plan.model_cache),
             "REDIS_URL": self.redis_url,
             "BODHI_OIDC_ISSUER": self.oidc_issuer,
             "BODHI_HOST": HOST,
