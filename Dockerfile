@@ -118,6 +118,12 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --start-interval=1s -
 CMD ["python", "-m", "secret_svc"]
 
 FROM runtime AS model-svc
+# The Hugging Face cache: a directory the unprivileged user owns, so a named volume mounted here
+# starts with that ownership (docker-compose.yml mounts model-cache on it).
+USER root
+RUN mkdir -p /var/lib/bodhi/hf && chown -R 10001:10001 /var/lib/bodhi
+USER 10001:10001
+ENV HF_HOME=/var/lib/bodhi/hf
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --start-interval=1s --retries=3 \
     CMD ["/bin/sh", "-c", "listen=\"${BODHI_GRPC_LISTEN:-127.0.0.1:50053}\"; exec python -m bodhi_common.probe \"127.0.0.1:${listen##*:}\""]
 CMD ["python", "-m", "model_svc"]

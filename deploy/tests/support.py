@@ -56,6 +56,7 @@ OPTIONAL_SETTINGS: dict[str, frozenset[str]] = {
     "auth": frozenset(
         {"BODHI_OIDC_CLIENT_ID", "BODHI_OIDC_CLIENT_SECRET", "BODHI_OIDC_REGISTRATION_TOKEN"}
     ),
+    "model": frozenset({"HF_TOKEN"}),
 }
 
 # ${NAME}, ${NAME:-default}, ${NAME:?message}... but not the escaped $${NAME}

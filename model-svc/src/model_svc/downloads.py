@@ -180,12 +180,12 @@ class Downloads:
         """One partial file per file and commit, whichever download (or retry) fetches it."""
         identity = f"{download.repo}\0{download.filename}\0{commit}".encode()
         key = hashlib.sha256(identity).hexdigest()[:32]
-        return downloader.partial_path(Path(self._settings.hf_home), key)
+        return downloader.partial_path(self._settings.home, key)
 
     def _token(self) -> str | None:
         if self._settings.hf_token:
             return self._settings.hf_token
-        token_file = Path(self._settings.hf_home) / "token"
+        token_file = self._settings.home / "token"
         with contextlib.suppress(OSError):
             return token_file.read_text().strip() or None
         return None
@@ -221,7 +221,7 @@ class _Job:
                 )  # fmt: skip
             finally:
                 reporter.cancel()
-            downloader.place(Path(s.hf_home), remote, d.repo, d.filename, d.revision, partial)
+            downloader.place(s.home, remote, d.repo, d.filename, d.revision, partial)
             await self._write(downloaded_bytes=remote.size)
             await self._complete(remote.commit)
         except Cancelled:

@@ -19,7 +19,7 @@ class ModelSettings(ServiceSettings, frozen=True, kw_only=True, rename="upper"):
     ] = "127.0.0.1:50053"
     hf_home: Annotated[
         str, msgspec.Meta(description="Hugging Face home; the model cache is HF_HOME/hub")
-    ] = str(Path.home() / ".cache" / "huggingface")
+    ] = "~/.cache/huggingface"
     hf_endpoint: Annotated[str, msgspec.Meta(description="Hugging Face Hub URL")] = (
         "https://huggingface.co"
     )
@@ -55,6 +55,11 @@ class ModelSettings(ServiceSettings, frozen=True, kw_only=True, rename="upper"):
     ] = None
 
     @property
+    def home(self) -> Path:
+        """HF_HOME with `~` expanded."""
+        return Path(self.hf_home).expanduser()
+
+    @property
     def hub_cache(self) -> Path:
         """The huggingface_hub cache directory."""
-        return Path(self.hf_home) / "hub"
+        return self.home / "hub"
