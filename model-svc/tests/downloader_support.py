@@ -1,4 +1,4 @@
-"""Helpers for the download-engine tests: a local Hub, an HTTP client, a whole pull in one call.
+"""Helpers for the download-engine tests: a local Hub, an HTTP session, a whole pull in one call.
 
 Run as a script (`python downloader_support.py ENDPOINT REPO FILENAME PARTIAL FLUSH_BYTES
 [FILE_SIZE_LIMIT]`) it fetches one file into PARTIAL in a process of its own, so a test can
@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 
 from bodhi_common.clock import SystemClock
@@ -35,10 +35,16 @@ def hub() -> Iterator[LocalHub]:
         yield local
 
 
+def session() -> aiohttp.ClientSession:
+    """A session like the service's: no decompression, connect and read timeouts, no total."""
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=10)
+    return aiohttp.ClientSession(auto_decompress=False, timeout=timeout)
+
+
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    """The client the service would pass in: timeouts set, nothing else."""
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as client:
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """The session the service would pass in."""
+    async with session() as client:
         yield client
 
 
@@ -63,7 +69,7 @@ class Progress:
 
 
 async def remote_of(
-    http: httpx.AsyncClient, hub: LocalHub, f: HubFile, token: str | None = None
+    http: aiohttp.ClientSession, hub: LocalHub, f: HubFile, token: str | None = None
 ) -> RemoteFile:
     """Probe a file the hub serves."""
     return await probe(
@@ -72,7 +78,7 @@ async def remote_of(
 
 
 async def fetch_into(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     remote: RemoteFile,
     partial: Path,
     *,
@@ -95,7 +101,7 @@ async def fetch_into(
 
 
 async def pull(
-    http: httpx.AsyncClient, hub: LocalHub, f: HubFile, home: Path, **options: Any
+    http: aiohttp.ClientSession, hub: LocalHub, f: HubFile, home: Path, **options: Any
 ) -> Path:
     """Probe, fetch and place one file, as the service does; the snapshot path."""
     remote = await remote_of(http, hub, f, options.get("token"))
@@ -134,7 +140,7 @@ async def _fetch_in_this_process(argv: list[str]) -> None:
     endpoint, repo, filename, partial, flush_bytes = argv[:5]
     if len(argv) > 5:  # writes past this size fail with EFBIG (Python ignores SIGXFSZ)
         resource.setrlimit(resource.RLIMIT_FSIZE, (int(argv[5]), int(argv[5])))
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as client:
+    async with session() as client:
         remote = await probe(
             client, endpoint=endpoint, repo=repo, filename=filename, revision="main", token=None
         )

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import aiohttp
 from downloader_support import (
     MiB,
     fetch_into,
@@ -64,7 +64,7 @@ def kill_when_half_written(process: subprocess.Popen[str], partial: Path, size: 
 
 
 async def test_a_fetch_killed_at_half_resumes_without_fetching_more_than_a_flush_again(
-    http: httpx.AsyncClient, hub: LocalHub, home: Path
+    http: aiohttp.ClientSession, hub: LocalHub, home: Path
 ) -> None:
     f = hub.add_file("acme/crash", "model.gguf", size=32 * MiB, seed=11)
     hub.fault(f.repo, f.filename, throttle=16 * MiB)
@@ -84,7 +84,7 @@ async def test_a_fetch_killed_at_half_resumes_without_fetching_more_than_a_flush
 
 
 async def test_a_disk_that_fills_up_stops_the_fetch_and_keeps_the_offset_for_later(
-    http: httpx.AsyncClient, hub: LocalHub, home: Path
+    http: aiohttp.ClientSession, hub: LocalHub, home: Path
 ) -> None:
     f = hub.add_file("acme/full", "model.gguf", size=4 * MiB, seed=12)
     partial = partial_path(home, "full")

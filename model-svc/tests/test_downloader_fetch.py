@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 from downloader_support import (
     MiB,
@@ -41,7 +41,7 @@ def cached_by_huggingface_hub(home: Path, repo: str, filename: str, revision: st
 
 
 async def test_one_stream_lands_verified_where_huggingface_hub_looks(
-    http: httpx.AsyncClient, hub: LocalHub, home: Path
+    http: aiohttp.ClientSession, hub: LocalHub, home: Path
 ) -> None:
     f = hub.add_gguf("acme/tiny-GGUF", "tiny.Q4_K_M.gguf", pad_to=3 * MiB)
     progress = Progress()
@@ -58,7 +58,7 @@ async def test_one_stream_lands_verified_where_huggingface_hub_looks(
 
 
 async def test_parallel_parts_cover_the_file_once_and_beat_one_throttled_stream(
-    http: httpx.AsyncClient, hub: LocalHub, home: Path
+    http: aiohttp.ClientSession, hub: LocalHub, home: Path
 ) -> None:
     f = hub.add_file("acme/big", "big.gguf", size=6 * MiB, seed=1)
     hub.fault(f.repo, f.filename, throttle=3 * MiB)  # per connection: 2 s for one stream
@@ -76,7 +76,7 @@ async def test_parallel_parts_cover_the_file_once_and_beat_one_throttled_stream(
 
 
 async def test_a_cut_connection_resumes_with_a_range_from_where_it_stopped(
-    http: httpx.AsyncClient, hub: LocalHub, home: Path
+    http: aiohttp.ClientSession, hub: LocalHub, home: Path
 ) -> None:
     f = hub.add_file("acme/cut", "model.gguf", size=4 * MiB, seed=2)
     cut = f.size * 40 // 100
@@ -93,7 +93,7 @@ async def test_a_cut_connection_resumes_with_a_range_from_where_it_stopped(
 
 
 async def test_a_stalled_stream_is_dropped_and_resumed(
-    http: httpx.AsyncClient, hub: LocalHub, home: Path
+    http: aiohttp.ClientSession, hub: LocalHub, home: Path
 ) -> None:
     f = hub.add_file("acme/stall", "model.gguf", size=2 * MiB, seed=3)
     stall = f.size // 2
@@ -108,7 +108,7 @@ async def test_a_stalled_stream_is_dropped_and_resumed(
 
 
 async def test_a_busy_hub_is_retried_after_the_time_it_asks_for(
-    http: httpx.AsyncClient, hub: LocalHub, home: Path
+    http: aiohttp.ClientSession, hub: LocalHub, home: Path
 ) -> None:
     f = hub.add_file("acme/busy", "model.gguf", size=MiB, seed=4)
     hub.fault(f.repo, f.filename, status=503, times=2, retry_after=0.4)
@@ -122,7 +122,7 @@ async def test_a_busy_hub_is_retried_after_the_time_it_asks_for(
 
 
 async def test_a_hub_that_keeps_failing_gives_up_after_bounded_retries(
-    http: httpx.AsyncClient, hub: LocalHub, home: Path
+    http: aiohttp.ClientSession, hub: LocalHub, home: Path
 ) -> None:
     f = hub.add_file("acme/down", "model.gguf", size=MiB, seed=5)
     hub.fault(f.repo, f.filename, status=429, times=100)
@@ -137,7 +137,7 @@ async def test_a_hub_that_keeps_failing_gives_up_after_bounded_retries(
 
 @pytest.mark.parametrize("parts", [1, 4])
 async def test_a_flipped_byte_fails_the_checksum_and_nothing_is_placed(
-    http: httpx.AsyncClient, hub: LocalHub, home: Path, parts: int
+    http: aiohttp.ClientSession, hub: LocalHub, home: Path, parts: int
 ) -> None:
     f = hub.add_file("acme/corrupt", "model.gguf", size=4 * MiB, seed=6)
     hub.fault(f.repo, f.filename, flip_byte=f.size - 1000)  # in the last part
@@ -154,7 +154,7 @@ async def test_a_flipped_byte_fails_the_checksum_and_nothing_is_placed(
 
 
 async def test_cancel_stops_at_once_keeps_the_partial_and_the_next_fetch_resumes(
-    http: httpx.AsyncClient, hub: LocalHub, home: Path
+    http: aiohttp.ClientSession, hub: LocalHub, home: Path
 ) -> None:
     f = hub.add_file("acme/cancel", "model.gguf", size=4 * MiB, seed=7)
     half = f.size // 2
@@ -179,7 +179,7 @@ async def test_cancel_stops_at_once_keeps_the_partial_and_the_next_fetch_resumes
 
 
 async def test_a_resumed_parallel_fetch_completes_from_the_parts_on_disk(
-    http: httpx.AsyncClient, hub: LocalHub, home: Path
+    http: aiohttp.ClientSession, hub: LocalHub, home: Path
 ) -> None:
     f = hub.add_file("acme/resume", "model.gguf", size=4 * MiB, seed=8)
     partial = partial_path(home, "pull")
@@ -193,7 +193,7 @@ async def test_a_resumed_parallel_fetch_completes_from_the_parts_on_disk(
 
 
 async def test_bytes_that_changed_on_disk_while_paused_fail_the_resumed_fetch(
-    http: httpx.AsyncClient, hub: LocalHub, home: Path
+    http: aiohttp.ClientSession, hub: LocalHub, home: Path
 ) -> None:
     f = hub.add_file("acme/tampered", "model.gguf", size=4 * MiB, seed=8)
     partial = partial_path(home, "pull")
@@ -215,7 +215,7 @@ PARALLEL: dict[str, Any] = {"parts": 4, "part_min_bytes": 256 * 1024}
 
 
 async def cancel_parallel_fetch_at_three_quarters(
-    http: httpx.AsyncClient, hub: LocalHub, repo: str, filename: str, partial: Path
+    http: aiohttp.ClientSession, hub: LocalHub, repo: str, filename: str, partial: Path
 ) -> None:
     """Start a 4-part fetch, stall one part, cancel at 3/4 of the file; clear the fault."""
     hub.fault(repo, filename, stall_at=3 * MiB + 5, stall_seconds=30)
@@ -229,7 +229,7 @@ async def cancel_parallel_fetch_at_three_quarters(
 
 @pytest.mark.parametrize("limit", ["free space", "margin"])
 async def test_too_little_disk_refuses_before_writing_anything(
-    http: httpx.AsyncClient, hub: LocalHub, home: Path, limit: str
+    http: aiohttp.ClientSession, hub: LocalHub, home: Path, limit: str
 ) -> None:
     f = hub.add_file("acme/huge", "model.gguf", size=MiB, seed=9)
     remote = await remote_of(http, hub, f)

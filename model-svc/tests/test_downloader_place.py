@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
+import aiohttp
 import msgspec
 import pytest
 from downloader_support import MiB, home, http, hub, pull, sha256_of
@@ -30,7 +30,7 @@ REMOTE = RemoteFile(
 
 
 async def test_a_file_in_a_subfolder_is_linked_relatively_and_its_branch_recorded(
-    http: httpx.AsyncClient, hub: LocalHub, home: Path
+    http: aiohttp.ClientSession, hub: LocalHub, home: Path
 ) -> None:
     f = hub.add_file("acme/nested", "quants/Q4/model.gguf", size=MiB, seed=21)
 
@@ -51,7 +51,7 @@ async def test_a_file_in_a_subfolder_is_linked_relatively_and_its_branch_recorde
 
 
 async def test_a_pull_by_commit_writes_no_ref(
-    http: httpx.AsyncClient, hub: LocalHub, home: Path
+    http: aiohttp.ClientSession, hub: LocalHub, home: Path
 ) -> None:
     f = hub.add_file("acme/pinned", "model.gguf", size=MiB, seed=22)
     by_commit = msgspec.structs.replace(f, revision=f.commit)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import msgspec
 
 from bodhi_common.clock import Clock
@@ -41,7 +41,7 @@ class Downloads:
 
     def __init__(
         self, store: DownloadStore, aliases: AliasStore, catalog: Catalog, settings: ModelSettings,
-        http: httpx.AsyncClient, clock: Clock,
+        http: aiohttp.ClientSession, clock: Clock,
     ) -> None:  # fmt: skip
         self._store = store
         self._aliases = aliases

@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
-import httpx
 
 from bodhi.model.v1 import model_pb2, model_pb2_grpc
 from bodhi_common.bootstrap import ServiceSpec
@@ -34,12 +34,18 @@ async def register(
     settings.hub_cache.mkdir(parents=True, exist_ok=True)
     catalog = Catalog(Path(settings.bodhi_catalog_file) if settings.bodhi_catalog_file else None)
     alias_store = AliasStore(pool)
-    timeout = httpx.Timeout(settings.bodhi_hub_timeout_seconds, connect=10.0)
-    limits = httpx.Limits(
-        max_connections=settings.bodhi_download_workers * settings.bodhi_download_parts + 4
+    # aiohttp reads bodies ~3x faster than httpx here; the body read is the download's hot path.
+    # No decompression: the bytes on disk must be the Hub's bytes (we ask for identity anyway).
+    # `connect` bounds DNS, the wait for a pooled connection and the handshake together.
+    hub_timeout = settings.bodhi_hub_timeout_seconds
+    timeout = aiohttp.ClientTimeout(
+        total=None, connect=hub_timeout, sock_connect=10, sock_read=hub_timeout
+    )
+    connector = aiohttp.TCPConnector(
+        limit=settings.bodhi_download_workers * settings.bodhi_download_parts + 4
     )
     async with (
-        httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as http,
+        aiohttp.ClientSession(auto_decompress=False, timeout=timeout, connector=connector) as http,
         Downloads(DownloadStore(pool), alias_store, catalog, settings, http, clock) as downloads,
     ):
         servicer = ModelServicer(

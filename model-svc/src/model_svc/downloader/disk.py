@@ -105,12 +105,18 @@ class DiskWriter:
             self._queued += batch[2]
 
     async def room(self) -> None:
-        """Wait until the thread has caught up to half the queue limit (or failed)."""
-        self._room.clear()
-        self._waiting = True
-        if self._queued - self._handled > self._queue_bytes // 2 and self._error is None:
-            await self._room.wait()
-        self._waiting = False
+        """Wait until the thread has caught up to half the queue limit (or failed).
+
+        Several parts may wait at once, so only the thread resets `_waiting` (when it wakes them
+        all): a waiter that resumed resetting it would leave another one waiting unseen, forever.
+        A wake-up may be early (one meant for an earlier wait): the condition is checked again.
+        """
+        half = self._queue_bytes // 2
+        while self._queued - self._handled > half and self._error is None:
+            self._room.clear()
+            self._waiting = True
+            if self._queued - self._handled > half and self._error is None:  # after the flag
+                await self._room.wait()
         if self._error is not None:
             raise self._error
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 
 from bodhi_common.clock import Clock
 from bodhi_common.errors import Cancelled, DataLoss, ResourceExhausted
@@ -29,7 +29,7 @@ def free_bytes(path: Path) -> int:
 
 
 async def fetch(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     remote: RemoteFile,
     partial: Path,
     *,
@@ -130,8 +130,10 @@ async def _download(
     try:
         on_progress(fetcher.received)
         pending = deque(i for i, p in enumerate(fetcher.parts) if not p.complete)
-        workers = [_worker(pending, fetcher) for _ in range(min(max(parts, 1), len(pending)))]
+        count = min(max(parts, 1), len(pending))
+        workers = [_worker(pending, fetcher, cancel) for _ in range(count)]
         cancelled = await _until_cancelled(workers, cancel)
+        cancelled = cancelled or not all(p.complete for p in fetcher.parts)  # stopped by it
     except BaseException:
         await _close_quietly(disk)
         raise
@@ -149,9 +151,10 @@ async def _close_quietly(disk: DiskWriter) -> None:
         await disk.close(verify=False)
 
 
-async def _worker(pending: deque[int], fetcher: PartFetcher) -> None:
-    """Take the next part in file order until none is left."""
-    while pending:
+async def _worker(pending: deque[int], fetcher: PartFetcher, cancel: asyncio.Event) -> None:
+    """Take the next part in file order until none is left or the fetch is cancelled (a part
+    started between the cancel and the workers' end would be sent for nothing)."""
+    while pending and not cancel.is_set():
         await fetcher.run(pending.popleft())
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urljoin, urlsplit
 
-import httpx
+import aiohttp
 import msgspec
+from yarl import URL
 
 from bodhi_common.clock import Clock
 from bodhi_common.errors import NotFound, PermissionDenied, ServiceError, Unavailable
@@ -15,6 +17,8 @@ from bodhi_common.errors import NotFound, PermissionDenied, ServiceError, Unavai
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _ETAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}")  # it names a file in blobs/
+_SENDABLE = re.compile(r"[\x21-\x7e]+")  # a URL that can go on the wire as it is
+_REDIRECTS = (301, 302, 303, 307, 308)
 _MAX_REDIRECTS = 5
 _USER_AGENT = "bodhi-model-svc"
 
@@ -41,12 +45,20 @@ def hub_headers(token: str | None, *, send_token: bool) -> dict[str, str]:
     return headers
 
 
-def hub_error(response: httpx.Response, repo: str, filename: str) -> ServiceError | None:
-    """The error an unsuccessful Hub answer means, or None for 2xx/3xx."""
-    status = response.status_code
+def request_url(url: str) -> URL:
+    """`url` for aiohttp, byte for byte: a signed CDN URL must not be re-quoted (yarl would turn
+    `%2F` into `/`); only one that could not be sent as it is gets quoted."""
+    return URL(url, encoded=True) if _SENDABLE.fullmatch(url) else URL(url)
+
+
+def hub_error(
+    status: int, headers: Mapping[str, str], repo: str, filename: str
+) -> ServiceError | None:
+    """The error an unsuccessful Hub answer (its status and case-insensitive headers) means, or
+    None for 2xx/3xx."""
     if status < 400:
         return None
-    code = response.headers.get("X-Error-Code", "")
+    code = headers.get("X-Error-Code", "")
     name = f"{filename} in {repo}"
     if code == "RepoNotFound":
         return NotFound(f"the Hub has no repo {repo} (or it is private)", code="hub_repo_not_found")
@@ -61,9 +73,9 @@ def hub_error(response: httpx.Response, repo: str, filename: str) -> ServiceErro
     return Unavailable(f"the Hub answered {status} for {name}", code="hub_unavailable")
 
 
-def retry_after(response: httpx.Response, clock: Clock) -> float | None:
+def retry_after(headers: Mapping[str, str], clock: Clock) -> float | None:
     """Seconds the server asked us to wait (Retry-After as seconds or an HTTP date)."""
-    value = response.headers.get("Retry-After")
+    value = headers.get("Retry-After")
     if not value:
         return None
     try:
@@ -77,7 +89,7 @@ def retry_after(response: httpx.Response, clock: Clock) -> float | None:
 
 
 async def probe(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     *,
     endpoint: str,
     repo: str,
@@ -88,16 +100,16 @@ async def probe(
     """HEAD the file on the Hub: its commit, size, etag/sha256 and where its bytes are."""
     url = f"{endpoint.rstrip('/')}/{repo}/resolve/{quote(revision, safe='')}/{quote(filename)}"
     try:
-        meta, final = await _head_chain(http, url, endpoint, repo, filename, token)
-    except httpx.HTTPError as exc:
+        meta, final, final_url = await _head_chain(http, url, endpoint, repo, filename, token)
+    except (aiohttp.ClientError, TimeoutError) as exc:
         raise Unavailable(
             f"the Hub could not be reached for {filename} in {repo}", code="hub_unavailable"
         ) from exc
-    commit = meta.headers.get("X-Repo-Commit")
-    etag = _normalise_etag(meta.headers.get("X-Linked-Etag") or meta.headers.get("ETag"))
-    size = _int(meta.headers.get("X-Linked-Size"))
+    commit = meta.get("X-Repo-Commit")
+    etag = _normalise_etag(meta.get("X-Linked-Etag") or meta.get("ETag"))
+    size = _int(meta.get("X-Linked-Size"))
     if size is None:
-        size = _int(final.headers.get("Content-Length"))
+        size = _int(final.get("Content-Length"))
     if (
         size is None
         or commit is None
@@ -112,32 +124,39 @@ async def probe(
     return RemoteFile(
         repo=repo,
         filename=filename,
-        url=str(final.url),
+        url=final_url,
         size=size,
         sha256=etag if _SHA256.fullmatch(etag) else None,
         etag=etag,
         commit=commit,
-        accept_ranges=final.headers.get("Accept-Ranges", "").lower() == "bytes",
-        send_token=_same_origin(str(final.url), endpoint),
+        accept_ranges=final.get("Accept-Ranges", "").lower() == "bytes",
+        send_token=_same_origin(final_url, endpoint),
     )
 
 
 async def _head_chain(
-    http: httpx.AsyncClient, url: str, endpoint: str, repo: str, filename: str, token: str | None
-) -> tuple[httpx.Response, httpx.Response]:
-    """Follow HEAD redirects by hand: (the first answer with X-Repo-Commit, the last answer)."""
-    meta: httpx.Response | None = None
+    http: aiohttp.ClientSession,
+    url: str,
+    endpoint: str,
+    repo: str,
+    filename: str,
+    token: str | None,
+) -> tuple[Mapping[str, str], Mapping[str, str], str]:
+    """Follow HEAD redirects by hand: the headers of the first answer with X-Repo-Commit, and
+    the headers and URL of the last answer."""
+    meta: Mapping[str, str] | None = None
     for _ in range(_MAX_REDIRECTS + 1):
         headers = hub_headers(token, send_token=_same_origin(url, endpoint))
-        response = await http.head(url, headers=headers, follow_redirects=False)
-        error = hub_error(response, repo, filename)
+        async with http.head(request_url(url), headers=headers, allow_redirects=False) as response:
+            status, answer, answered = response.status, response.headers, str(response.url)
+        error = hub_error(status, answer, repo, filename)
         if error is not None:
             raise error
-        if meta is None and "X-Repo-Commit" in response.headers:
-            meta = response
-        location = response.headers.get("Location")
-        if not (response.is_redirect and location):
-            return meta or response, response
+        if meta is None and "X-Repo-Commit" in answer:
+            meta = answer
+        location = answer.get("Location")
+        if not (status in _REDIRECTS and location):
+            return meta or answer, answer, answered
         url = urljoin(url, location)
     raise Unavailable(f"the Hub redirected {filename} in {repo} too often", code="hub_unavailable")
 

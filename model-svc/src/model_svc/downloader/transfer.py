@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
 from collections.abc import Callable
 
-import httpx
+import aiohttp
 import msgspec
 
 from bodhi_common.clock import Clock
 from bodhi_common.errors import Unavailable
 from model_svc.downloader.disk import DiskWriter
 from model_svc.downloader.journal import Part
-from model_svc.downloader.remote import RemoteFile, hub_error, hub_headers, retry_after
+from model_svc.downloader.remote import (
+    RemoteFile,
+    hub_error,
+    hub_headers,
+    request_url,
+    retry_after,
+)
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+_CHUNK = 1 << 20  # at most this much per read: whatever has arrived, up to 1 MiB
 
 
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -41,7 +49,7 @@ class PartFetcher:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         remote: RemoteFile,
         parts: list[Part],
         disk: DiskWriter,
@@ -95,43 +103,55 @@ class PartFetcher:
         ranged = part.offset > 0 or part.end < self._remote.size
         if ranged:
             headers["Range"] = f"bytes={part.offset}-{part.end - 1}"
+        url = request_url(self._remote.url)
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._stall) as timer:
-                request = self._http.stream("GET", self._remote.url, headers=headers)
+                request = self._http.get(url, headers=headers, allow_redirects=False)
                 async with request as response:
                     self._check(response, part, ranged=ranged)
-                    async for chunk in response.aiter_raw():
-                        if self._land(index, part, chunk):
-                            timer.reschedule(None)  # waiting for the disk is not a stall
-                            await self._disk.room()
-                        timer.reschedule(loop.time() + self._stall)
-                        if part.complete:
-                            return
+                    try:
+                        async for chunk in response.content.iter_chunked(_CHUNK):
+                            if self._land(index, part, chunk):
+                                timer.reschedule(None)  # waiting for the disk is not a stall
+                                await self._disk.room()
+                            timer.reschedule(loop.time() + self._stall)
+                            if part.complete:
+                                return
+                    finally:
+                        self._keep_buffered(index, part, response.content)
         except TimeoutError as exc:
             raise _Retry("no byte arrived for the stall timeout") from exc
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:  # a drop, a reset, a truncated or malformed body
             raise _Retry("the connection failed") from exc
         finally:
             self._disk.release(index)
         raise _Retry("the body ended early")
 
-    def _check(self, response: httpx.Response, part: Part, *, ranged: bool) -> None:
+    def _check(self, response: aiohttp.ClientResponse, part: Part, *, ranged: bool) -> None:
         """Accept 206 at our offset (or 200 for a whole-file GET); classify anything else."""
-        status = response.status_code
+        status, headers = response.status, response.headers
         if status == 429 or status >= 500:
-            raise _Retry(f"the Hub answered {status}", retry_after(response, self._clock))
-        error = hub_error(response, self._remote.repo, self._remote.filename)
+            raise _Retry(f"the Hub answered {status}", retry_after(headers, self._clock))
+        error = hub_error(status, headers, self._remote.repo, self._remote.filename)
         if error is not None:
             raise error
         if status == 200 and not ranged:
             return
-        found = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
+        found = _CONTENT_RANGE.fullmatch(headers.get("Content-Range", ""))
         if status != 206 or found is None or int(found[1]) != part.offset:
             raise Unavailable(
                 f"the Hub did not honour a range request for {self._remote.filename}",
                 code="hub_unavailable",
             )
+
+    def _keep_buffered(self, index: int, part: Part, content: aiohttp.StreamReader) -> None:
+        """Land what aiohttp has already read off the socket when the loop stops early (a cancel):
+        those bytes have arrived, so a resume must not fetch them again. (After a connection
+        error aiohttp gives none of them back.)"""
+        with contextlib.suppress(Exception):  # never replace the error (or cancel) under way
+            while not part.complete and (chunk := content.read_nowait(_CHUNK)):
+                self._land(index, part, chunk)  # no waiting for room here: it is a bounded rest
 
     def _land(self, index: int, part: Part, chunk: bytes) -> bool:
         """Queue a chunk (never past the part's end) for the disk; True: wait for room."""
