@@ -3,6 +3,8 @@ each writes its figures (bench/results/<name>.md for people, .json for tools).""
 
 from __future__ import annotations
 
+import contextlib
+import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,15 @@ RESULTS = Path(__file__).parent / "results"
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def cpu_model() -> str:
+    """The CPU the figures were taken on."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or platform.machine()
 
 
 def ms(value: float) -> float:

@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-from benchkit import write_results
+from benchkit import cpu_model, write_results
 from identity_cache import in_process
 from identity_http import HttpAB, RawHttp, http_bearer, isolation_proof
 from identity_login import login_bench
-from identity_stack import cpu_model, launch, prepare, versions
+from identity_stack import launch, prepare, versions
 
 from bodhi_devstack.infra import SessionServers
 from bodhi_devstack.stack import HOST

@@ -80,14 +80,6 @@ def prepare(stack: Stack) -> tuple[str, str]:
         return admin.create_token(TOKEN_SCOPE, "warm"), admin.create_token(TOKEN_SCOPE, "cold")
 
 
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    return platform.processor() or platform.machine()
-
-
 def versions(stack: Stack) -> dict[str, str]:
     found: dict[str, str] = {"python": platform.python_version()}
     for package in (
