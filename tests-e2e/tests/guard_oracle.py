@@ -97,6 +97,8 @@ TABLE: list[tuple[str, str, Group]] = [
     # §6.6 admin_session_apis
     ("GET", "/bodhi/v1/settings", ADMIN_SESSION_APIS),
     ("PUT,DELETE", "/bodhi/v1/settings/{key}", ADMIN_SESSION_APIS),
+    # ours (issue 5): the Hub token is a server setting that is a secret, as the settings
+    ("GET,PUT,DELETE", "/bodhi/v1/hub-token", ADMIN_SESSION_APIS),
     # §6.6 manager_session_apis
     (ANY, "/bodhi/v1/access-requests", MANAGER_SESSION_APIS),
     (ANY, "/bodhi/v1/access-requests/**", MANAGER_SESSION_APIS),

@@ -18,6 +18,7 @@ from bodhi_devstack.stack import Stack
 from bodhi_e2e.client import BodhiClient
 
 MiB = 1024 * 1024
+HUB_TOKEN = "hf_e2eGatedAccessToken0123456789"  # the local Hub accepts it
 TERMINAL = {"completed", "error", "cancelled"}
 CATALOG = """
 - alias: e2e:chat
@@ -30,7 +31,7 @@ CATALOG = """
 
 @pytest.fixture(scope="module")
 def hub() -> Iterator[LocalHub]:
-    with LocalHub() as local_hub:
+    with LocalHub(tokens=[HUB_TOKEN]) as local_hub:
         yield local_hub
 
 
@@ -209,3 +210,38 @@ def test_bad_input_is_refused_with_a_code_and_readers_cannot_pull(
     )
     assert code(refused) == (403, "forbidden")
     reader.close()
+
+
+def test_an_admin_stores_the_hub_token_that_opens_a_gated_repo(
+    owner: BodhiClient, hub: LocalHub, hub_stack: Stack
+) -> None:
+    repo, filename = "acme/gated-GGUF", "gated.Q4_0.gguf"
+    file = hub.add_gguf(repo, filename, name="gated", gated=True)
+    assert owner.http.get("/bodhi/v1/hub-token").json() == {"source": "none", "stored": False}
+    refused = owner.http.post(
+        "/bodhi/v1/modelfiles/pull", json={"repo": repo, "filename": filename}
+    )
+    ended = events(owner, refused.json()["id"])[-1]
+    assert (ended["status"], ended["error_code"]) == ("error", "hub_gated_access")
+
+    assert code(owner.http.put("/bodhi/v1/hub-token", json={"token": "has space"})) == (
+        400,
+        "invalid_hub_token",
+    )
+    stored = owner.http.put("/bodhi/v1/hub-token", json={"token": HUB_TOKEN})
+    assert stored.json() == {"source": "stored", "stored": True}, stored.text
+    pulled = owner.http.post("/bodhi/v1/modelfiles/pull", json={"repo": repo, "filename": filename})
+    assert events(owner, pulled.json()["id"])[-1]["status"] == "completed"
+    assert cached_sha256(hub_stack, repo, filename) == file.sha256
+    assert all(r.authorized for r in hub.requests(repo, filename)[-2:])
+
+    power = BodhiClient(hub_stack.gateway_url).with_bearer(owner.create_token("scope_token_admin"))
+    assert code(power.http.put("/bodhi/v1/hub-token", json={"token": "hf_other_token"})) == (
+        401,
+        "missing_auth",
+    )  # session only: a leaked API token cannot swap the server's Hub credentials
+    power.close()
+    removed = owner.http.delete("/bodhi/v1/hub-token")
+    assert removed.json() == {"source": "none", "stored": False}
+    log = (hub_stack.plan.data_dir / "stack.log").read_text()
+    assert HUB_TOKEN not in log

@@ -14,9 +14,9 @@ from auth_svc.domain import AppStatus, User
 from auth_svc.oidc import ClientCredentials, IdClaims, OidcProvider, TokenSet
 from auth_svc.settings import AuthSettings
 from auth_svc.store import App, AuthStore
-from auth_svc.vault import Vault
 from bodhi_common.clock import Clock
 from bodhi_common.errors import FailedPrecondition, InvalidArgument, Unavailable
+from bodhi_common.vault import Vault
 
 # Names of auth's entries in the vault (not the values).
 CLIENT_SECRET = "oidc/client_secret"  # noqa: S105

@@ -20,13 +20,13 @@ from auth_svc.settings import AuthSettings
 from auth_svc.store import AuthStore
 from auth_svc.token_store import TokenStore
 from auth_svc.tokens import ApiTokens
-from auth_svc.vault import Vault
 from bodhi.auth.v1 import auth_pb2, auth_pb2_grpc
 from bodhi_common.bootstrap import ServiceSpec
 from bodhi_common.channels import open_channel
 from bodhi_common.clock import Clock
 from bodhi_common.grpc_server import GrpcServer
 from bodhi_common.internal_auth import InternalAuth
+from bodhi_common.vault import Vault
 
 SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
 
@@ -44,7 +44,10 @@ async def register(
     ):
         issuer = settings.bodhi_oidc_issuer
         provider = OidcProvider(issuer, http, clock) if issuer else None
-        vault = Vault(secret_channel, internal, settings.bodhi_rpc_timeout_seconds)
+        vault = Vault(
+            secret_channel, internal, settings.bodhi_rpc_timeout_seconds,
+            namespace="auth", clock=clock,
+        )  # fmt: skip
         store = AuthStore(pool)
         login = Login(provider, store, vault, settings, clock)
         identity = Identity(store, AccessStore(pool), clock)

@@ -7,10 +7,10 @@ from typing import Annotated
 import msgspec
 
 from bodhi_common.config import SECRET, Seconds
-from bodhi_common.service_settings import ServiceSettings
+from bodhi_common.service_settings import VaultClientSettings
 
 
-class AuthSettings(ServiceSettings, frozen=True, kw_only=True, rename="upper"):
+class AuthSettings(VaultClientSettings, frozen=True, kw_only=True, rename="upper"):
     """auth-svc settings (variable names are the upper-cased field names)."""
 
     bodhi_grpc_listen: Annotated[
@@ -34,15 +34,9 @@ class AuthSettings(ServiceSettings, frozen=True, kw_only=True, rename="upper"):
             extra=SECRET,
         ),
     ] = None
-    bodhi_secret_addr: Annotated[str, msgspec.Meta(description="host:port of secret-svc")] = (
-        "127.0.0.1:50052"  # noqa: S105 - an address, not a secret
-    )
     bodhi_provider_timeout_seconds: Annotated[
         Seconds, msgspec.Meta(description="Deadline of each call to the identity provider")
     ] = 10.0
-    bodhi_rpc_timeout_seconds: Annotated[
-        Seconds, msgspec.Meta(description="Deadline of a call to another service")
-    ] = 5.0
 
     def __post_init__(self) -> None:
         if (self.bodhi_oidc_client_id is None) != (self.bodhi_oidc_client_secret is None):

@@ -13,6 +13,7 @@ import secrets
 import msgspec
 
 REQUEST_ID_KEY = "x-request-id"
+ADMIN_ROLE = "resource_admin"  # the role of a server's admins (auth-svc's roles, reference §6.5)
 
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 

@@ -41,3 +41,14 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper")
     bodhi_db_connect_timeout_seconds: Annotated[
         Seconds, msgspec.Meta(description="How long start-up waits for the database")
     ] = 10.0
+
+
+class VaultClientSettings(ServiceSettings, frozen=True, kw_only=True, rename="upper"):
+    """Settings of a service that keeps secrets in secret-svc."""
+
+    bodhi_secret_addr: Annotated[str, msgspec.Meta(description="host:port of secret-svc")] = (
+        "127.0.0.1:50052"  # noqa: S105 - an address, not a secret
+    )
+    bodhi_rpc_timeout_seconds: Annotated[
+        Seconds, msgspec.Meta(description="Deadline of a call to another service")
+    ] = 5.0

@@ -42,7 +42,13 @@ SERVICES: tuple[Component, ...] = (
         module="model_svc",
         port=50053,
         database="bodhi_model",
-        env=("DATABASE_URL", "BODHI_INTERNAL_KEY", "BODHI_GRPC_LISTEN", "HF_HOME"),
+        env=(
+            "DATABASE_URL",
+            "BODHI_INTERNAL_KEY",
+            "BODHI_GRPC_LISTEN",
+            "BODHI_SECRET_ADDR",
+            "HF_HOME",
+        ),
     ),
     Component(
         name="aiproxy",

@@ -26,7 +26,7 @@ from gateway.errors import EXCEPTION_HANDLERS
 from gateway.identity import AuthContext
 from gateway.middleware import request_id_middleware
 from gateway.oauth import OAuthFlow
-from gateway.routes import access, auth, models, system, tokens, ui
+from gateway.routes import access, auth, hub_token, models, system, tokens, ui
 from gateway.sessions import SessionStore
 from gateway.settings import GatewaySettings
 from gateway.web import Web
@@ -100,6 +100,7 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
             *tokens.ROUTES,
             *access.ROUTES,
             *models.ROUTES,
+            *hub_token.ROUTES,
             *ui.ROUTES,
             swagger_ui,
         ],

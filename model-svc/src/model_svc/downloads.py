@@ -27,6 +27,7 @@ from model_svc.alias_store import AliasStore
 from model_svc.catalog import Catalog
 from model_svc.domain import Download, UserAlias
 from model_svc.download_store import DownloadStore
+from model_svc.hub_token import HubTokens
 from model_svc.settings import ModelSettings
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,10 @@ class Downloads:
 
     def __init__(
         self, store: DownloadStore, aliases: AliasStore, catalog: Catalog, settings: ModelSettings,
-        http: aiohttp.ClientSession, clock: Clock,
+        http: aiohttp.ClientSession, tokens: HubTokens, clock: Clock,
     ) -> None:  # fmt: skip
         self._store = store
+        self._tokens = tokens
         self._aliases = aliases
         self._catalog = catalog
         self._settings = settings
@@ -182,14 +184,6 @@ class Downloads:
         key = hashlib.sha256(identity).hexdigest()[:32]
         return downloader.partial_path(self._settings.home, key)
 
-    def _token(self) -> str | None:
-        if self._settings.hf_token:
-            return self._settings.hf_token
-        token_file = self._settings.home / "token"
-        with contextlib.suppress(OSError):
-            return token_file.read_text().strip() or None
-        return None
-
 
 class _Job:
     """One download's run: probe, fetch with progress, place, create the alias, finish."""
@@ -205,16 +199,17 @@ class _Job:
     async def run(self) -> None:
         o, d, s = self._o, self._d, self._o._settings
         try:
+            token = await o._tokens.current()
             remote = await downloader.probe(
                 o._http, endpoint=s.hf_endpoint, repo=d.repo, filename=d.filename,
-                revision=d.revision, token=o._token(),
+                revision=d.revision, token=token,
             )  # fmt: skip
             await self._write(commit=remote.commit, total_bytes=remote.size)
             partial = o._partial_path(d, remote.commit)
             reporter = asyncio.create_task(self._report())
             try:
                 await downloader.fetch(
-                    o._http, remote, partial, token=o._token(), parts=s.bodhi_download_parts,
+                    o._http, remote, partial, token=token, parts=s.bodhi_download_parts,
                     part_min_bytes=s.bodhi_download_part_min_mb * 1024 * 1024,
                     stall_seconds=s.bodhi_download_stall_seconds, on_progress=self._progress,
                     cancel=self._cancel, clock=o._clock,

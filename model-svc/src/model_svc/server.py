@@ -12,13 +12,17 @@ import asyncpg
 
 from bodhi.model.v1 import model_pb2, model_pb2_grpc
 from bodhi_common.bootstrap import ServiceSpec
+from bodhi_common.channels import open_channel
 from bodhi_common.clock import Clock
 from bodhi_common.grpc_server import GrpcServer
+from bodhi_common.internal_auth import InternalAuth
+from bodhi_common.vault import Vault
 from model_svc.alias_store import AliasStore
 from model_svc.aliases import Aliases
 from model_svc.catalog import Catalog
 from model_svc.download_store import DownloadStore
 from model_svc.downloads import Downloads
+from model_svc.hub_token import HubTokens
 from model_svc.metadata import MetadataReader
 from model_svc.service import ModelServicer
 from model_svc.settings import ModelSettings
@@ -44,16 +48,26 @@ async def register(
     connector = aiohttp.TCPConnector(
         limit=settings.bodhi_download_workers * settings.bodhi_download_parts + 4
     )
+    internal = InternalAuth(settings.bodhi_internal_key, "model", clock)
     async with (
         aiohttp.ClientSession(auto_decompress=False, timeout=timeout, connector=connector) as http,
-        Downloads(DownloadStore(pool), alias_store, catalog, settings, http, clock) as downloads,
+        open_channel(settings.bodhi_secret_addr) as secret_channel,
     ):
-        servicer = ModelServicer(
-            downloads, Aliases(alias_store, settings.hub_cache, clock), catalog,
-            MetadataReader(alias_store), settings,
+        vault = Vault(
+            secret_channel, internal, settings.bodhi_rpc_timeout_seconds, namespace="model",
+            clock=clock, cache_seconds=settings.bodhi_hub_token_cache_seconds,
         )  # fmt: skip
-        server.add(model_pb2_grpc.add_ModelServiceServicer_to_server, servicer, SERVICE_NAME)
-        yield
+        tokens = HubTokens(settings.hf_token, settings.home, vault)
+        downloads = Downloads(
+            DownloadStore(pool), alias_store, catalog, settings, http, tokens, clock
+        )
+        async with downloads:
+            servicer = ModelServicer(
+                downloads, Aliases(alias_store, settings.hub_cache, clock), catalog,
+                MetadataReader(alias_store), tokens, settings,
+            )  # fmt: skip
+            server.add(model_pb2_grpc.add_ModelServiceServicer_to_server, servicer, SERVICE_NAME)
+            yield
 
 
 SPEC = ServiceSpec(

@@ -15,12 +15,19 @@ from model_svc.aliases import Aliases, AnyAlias
 from model_svc.catalog import Catalog
 from model_svc.domain import LocalFile, UserAlias
 from model_svc.downloads import Downloads
+from model_svc.hub_token import HubTokens, Source
 from model_svc.metadata import MetadataReader
 from model_svc.settings import ModelSettings
 
 Context = Any
 T = TypeVar("T")
 
+_TOKEN_SOURCE = {
+    Source.NONE: pb.HUB_TOKEN_SOURCE_NONE,
+    Source.ENV: pb.HUB_TOKEN_SOURCE_ENV,
+    Source.STORED: pb.HUB_TOKEN_SOURCE_STORED,
+    Source.FILE: pb.HUB_TOKEN_SOURCE_FILE,
+}
 _FILE_SORT: dict[int, Callable[[LocalFile], Any]] = {
     pb.LOCAL_FILE_SORT_FIELD_UNSPECIFIED: lambda f: (f.repo, f.filename),
     pb.LOCAL_FILE_SORT_FIELD_REPO: lambda f: (f.repo, f.filename),
@@ -49,9 +56,10 @@ class ModelServicer(model_pb2_grpc.ModelServiceServicer):
 
     def __init__(
         self, downloads: Downloads, aliases: Aliases, catalog: Catalog, metadata: MetadataReader,
-        settings: ModelSettings,
+        tokens: HubTokens, settings: ModelSettings,
     ) -> None:  # fmt: skip
         self._downloads = downloads
+        self._tokens = tokens
         self._aliases = aliases
         self._catalog = catalog
         self._metadata = metadata
@@ -181,3 +189,21 @@ class ModelServicer(model_pb2_grpc.ModelServiceServicer):
         return pb.ListCatalogResponse(
             catalog_models=entries, page_info=page.info(len(self._catalog.models))
         )
+
+    async def GetHubToken(self, request: pb.GetHubTokenRequest, context: Context) -> Any:
+        """Where the Hub token in use comes from."""
+        return await self._token_status()
+
+    async def SetHubToken(self, request: pb.SetHubTokenRequest, context: Context) -> Any:
+        """Store an admin's Hub token in secret-svc."""
+        await self._tokens.store(request.token)
+        return await self._token_status()
+
+    async def DeleteHubToken(self, request: pb.DeleteHubTokenRequest, context: Context) -> Any:
+        """Remove the stored Hub token."""
+        await self._tokens.remove()
+        return await self._token_status()
+
+    async def _token_status(self) -> pb.HubTokenStatus:
+        source, stored = await self._tokens.status()
+        return pb.HubTokenStatus(source=_TOKEN_SOURCE[source], stored=stored)

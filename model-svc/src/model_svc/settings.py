@@ -8,10 +8,10 @@ from typing import Annotated
 import msgspec
 
 from bodhi_common.config import SECRET, Seconds
-from bodhi_common.service_settings import ServiceSettings
+from bodhi_common.service_settings import VaultClientSettings
 
 
-class ModelSettings(ServiceSettings, frozen=True, kw_only=True, rename="upper"):
+class ModelSettings(VaultClientSettings, frozen=True, kw_only=True, rename="upper"):
     """model-svc settings (variable names are the upper-cased field names)."""
 
     bodhi_grpc_listen: Annotated[
@@ -25,7 +25,10 @@ class ModelSettings(ServiceSettings, frozen=True, kw_only=True, rename="upper"):
     )
     hf_token: Annotated[
         str | None,
-        msgspec.Meta(description="Hub token for gated repos (else HF_HOME/token)", extra=SECRET),
+        msgspec.Meta(
+            description="Hub token for gated repos (else the stored one, else HF_HOME/token)",
+            extra=SECRET,
+        ),
     ] = None
     hf_hub_offline: Annotated[
         bool, msgspec.Meta(description="Serve the cache only; pulls fail clearly")
@@ -53,6 +56,10 @@ class ModelSettings(ServiceSettings, frozen=True, kw_only=True, rename="upper"):
         str | None,
         msgspec.Meta(description="A models.yaml catalog replacing the one shipped"),
     ] = None
+
+    bodhi_hub_token_cache_seconds: Annotated[
+        Seconds, msgspec.Meta(description="How long a replica trusts the stored Hub token it read")
+    ] = 30.0
 
     @property
     def home(self) -> Path:

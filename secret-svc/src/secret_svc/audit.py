@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from bodhi_common.clock import Clock
-from bodhi_common.context import current_caller
+from bodhi_common.context import ADMIN_ROLE, current_caller
 from bodhi_common.errors import InvalidArgument, PermissionDenied, ServiceError
 from secret_svc import crypto
 from secret_svc.domain import NAMESPACES, AuditEntry
@@ -24,7 +24,6 @@ from secret_svc.store import SecretStore
 
 log = logging.getLogger(__name__)
 
-ADMIN_ROLE = "resource_admin"
 _BATCH = 1000
 _GATHER_SECONDS = 0.1
 _MAX_PENDING = 10_000

@@ -23,6 +23,7 @@ from gateway.schemas.models import (
     CatalogPage,
     DownloadOut,
     DownloadPage,
+    HubTokenOut,
     LocalFileOut,
     LocalFilePage,
     MetadataOut,
@@ -31,6 +32,7 @@ from gateway.schemas.models import (
     UserAliasOut,
 )
 
+_TOKEN_SOURCE: dict[int, Any] = {1: "none", 2: "env", 3: "stored", 4: "file"}
 _STATUS = {1: "pending", 2: "pending", 3: "completed", 4: "error", 5: "cancelled"}
 _FILE_SORT = {"repo": 1, "filename": 2, "snapshot": 3, "size": 4}
 _ALIAS_SORT = {"alias": 1, "name": 1, "repo": 2, "filename": 3, "source": 4}
@@ -192,6 +194,18 @@ class ModelClient:
             for m in reply.catalog_models
         ]
         return CatalogPage(data=data, total=info.total, page=info.page, page_size=info.page_size)
+
+    async def hub_token(
+        self, ctx: AuthContext, token: str | None = None, *, delete: bool = False
+    ) -> HubTokenOut:
+        """Which Hub token downloads use; first storing `token`, or deleting the stored one."""
+        if token is not None:
+            reply = await self._rpc("SetHubToken", pb.SetHubTokenRequest(token=token), ctx)
+        elif delete:
+            reply = await self._rpc("DeleteHubToken", pb.DeleteHubTokenRequest(), ctx)
+        else:
+            reply = await self._rpc("GetHubToken", pb.GetHubTokenRequest(), ctx)
+        return HubTokenOut(source=_TOKEN_SOURCE.get(reply.source, "none"), stored=reply.stored)
 
 
 def _page(page: int, size: int) -> common_pb2.PageRequest:

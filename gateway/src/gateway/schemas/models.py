@@ -170,5 +170,19 @@ class MetadataOut(msgspec.Struct, frozen=True, kw_only=True):
     file_size: int
 
 
+class HubTokenBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A Hub access token to store."""
+
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+class HubTokenOut(msgspec.Struct, frozen=True, kw_only=True):
+    """Which Hub token downloads use, never the token: `source` is env (HF_TOKEN), stored (the
+    one an admin stored), file (HF_HOME/token) or none; `stored` says whether one is stored."""
+
+    source: Literal["none", "env", "stored", "file"]
+    stored: bool
+
+
 FileSort = Literal["repo", "filename", "snapshot", "size"]
 AliasSort = Literal["alias", "name", "repo", "filename", "source"]
