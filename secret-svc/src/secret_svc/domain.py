@@ -72,7 +72,8 @@ class RewrapResult(msgspec.Struct, frozen=True, kw_only=True):
     target_version: int
     rewrapped: int
     batches: int
-    remaining: int
+    remaining: int  # records below the target when this call ended: a batch that another
+    # replica rewrapping at the same time has not committed yet still counts
     failed: int
 
 
