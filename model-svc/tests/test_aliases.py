@@ -148,5 +148,7 @@ async def test_a_catalog_pull_creates_its_alias_when_done(
         alias = await models.GetUserAlias(pb.GetUserAliasRequest(alias="cat:chat"), metadata=MD)
         assert alias.user_alias.request_params.temperature == 0.3
         assert list(alias.user_alias.context_params) == ["--ctx-size", "1024"]
+        again = models.PullAlias(pb.PullAliasRequest(alias="cat:chat"), metadata=MD)
+        assert await refusal(again) == (grpc.StatusCode.FAILED_PRECONDITION, "alias_exists")
         unknown = models.PullAlias(pb.PullAliasRequest(alias="nope"), metadata=MD)
         assert await refusal(unknown) == (grpc.StatusCode.NOT_FOUND, "catalog_model_not_found")

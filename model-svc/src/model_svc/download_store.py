@@ -80,24 +80,25 @@ class DownloadStore:
 
     async def progress(
         self, download_id: str, worker: str, values: dict[str, Any], lease: float, at: datetime
-    ) -> bool:
-        """Record progress and renew the lease; False when the download is no longer ours
-        (cancelled, or taken over after our lease lapsed)."""
+    ) -> Download | None:
+        """Record progress and renew the lease; the row as written, or None when the download
+        is no longer ours (cancelled, or taken over after our lease lapsed)."""
         names = list(values)
         sets = ", ".join(f"{name} = ${i + 5}" for i, name in enumerate(names))
-        status = await self._pool.execute(
+        row = await self._pool.fetchrow(
             f"UPDATE downloads SET {sets}, lease_until = $3, updated_at = $4"
-            f" WHERE id = $1 AND worker = $2 AND status = 'pending'",
+            f" WHERE id = $1 AND worker = $2 AND status = 'pending' RETURNING {_DOWNLOAD}",
             _uuid(download_id), worker, at + timedelta(seconds=lease), at,
             *(values[n] for n in names),
         )  # fmt: skip
-        return bool(status == "UPDATE 1")
+        return _download(row) if row is not None else None
 
     async def finish(
         self, download_id: str, worker: str, status: str, values: dict[str, Any], at: datetime
-    ) -> None:
-        """Close a download we hold: completed or error (with its message and code)."""
-        await self.progress(download_id, worker, values | {"status": status}, 0, at)
+    ) -> Download | None:
+        """Close a download we hold: completed or error (with its message and code); the row,
+        or None when it was no longer ours."""
+        return await self.progress(download_id, worker, values | {"status": status}, 0, at)
 
     async def cancel(self, download_id: str, at: datetime) -> Download:
         """Cancel a pending download (its worker notices at its next progress write)."""

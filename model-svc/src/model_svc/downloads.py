@@ -21,7 +21,7 @@ import aiohttp
 import msgspec
 
 from bodhi_common.clock import Clock
-from bodhi_common.errors import Cancelled, FailedPrecondition, ServiceError
+from bodhi_common.errors import Cancelled, FailedPrecondition, NotFound, ServiceError
 from model_svc import cache, downloader
 from model_svc.alias_store import AliasStore
 from model_svc.catalog import Catalog
@@ -100,9 +100,15 @@ class Downloads:
         return await self.pull(model.repo, model.filename, model.snapshot, alias=alias)
 
     async def _refuse_taken(self, alias: str) -> None:
-        with contextlib.suppress(ServiceError):
+        """Refuse before downloading gigabytes whose alias could not be created."""
+        try:
             await self._aliases.get(alias)
-            raise FailedPrecondition(f"alias {alias!r} already exists", code="alias_exists")
+        except NotFound:
+            return
+        raise FailedPrecondition(
+            f"alias {alias!r} already exists; delete it to pull the catalog model again",
+            code="alias_exists",
+        )
 
     async def get(self, download_id: str) -> Download:
         """One download."""
@@ -175,8 +181,8 @@ class Downloads:
         self, download: Download, status: str, error: str | None, code: str | None
     ) -> None:
         values = {"error": error, "error_code": code}
-        await self._store.finish(download.id, self._worker, status, values, self._now())
-        self._publish(await self._store.get(download.id))
+        done = await self._store.finish(download.id, self._worker, status, values, self._now())
+        self._publish(done or await self._store.get(download.id))
 
     def _partial_path(self, download: Download, commit: str) -> Path:
         """One partial file per file and commit, whichever download (or retry) fetches it."""
@@ -262,14 +268,14 @@ class _Job:
         o = self._o
         if self._d.started_at is None:
             values["started_at"] = o._now()
-        held = await o._store.progress(
+        written = await o._store.progress(
             self._d.id, o._worker, values, o._settings.bodhi_download_lease_seconds, o._now()
         )
-        if not held:  # cancelled, or taken over after our lease lapsed: stop writing
+        if written is None:  # cancelled, or taken over after our lease lapsed: stop writing
             self._cancel.set()
             return
-        self._d = await o._store.get(self._d.id)
-        o._publish(self._d)
+        self._d = written
+        o._publish(written)
 
 
 def _with(download: Download, values: dict[str, Any]) -> Download:
