@@ -3,6 +3,7 @@ for creating them and how a model name resolves to a local file."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,7 +48,8 @@ class Aliases:
         """User aliases, then derived aliases whose name no user alias takes."""
         users = await self._store.all()
         taken = {a.alias for a in users}
-        derived = [a for a in cache.model_aliases(self._cache) if a.alias not in taken]
+        scanned = await asyncio.to_thread(cache.model_aliases, self._cache)
+        derived = [a for a in scanned if a.alias not in taken]
         return [*users, *derived]
 
     async def user(self, alias: str) -> UserAlias:
@@ -72,7 +74,11 @@ class Aliases:
         try:
             found: AnyAlias = await self._store.get(name)
         except NotFound:
-            derived = [a for a in cache.model_aliases(self._cache) if a.alias == name]
+            repo, _, _ = name.rpartition(":")  # a derived alias is owner/name:QUALIFIER
+            scanned = (
+                await asyncio.to_thread(cache.model_aliases, self._cache, repo) if repo else []
+            )
+            derived = [a for a in scanned if a.alias == name]
             if not derived:
                 raise NotFound(f"model {name!r} not found", code="alias_not_found") from None
             found = derived[0]

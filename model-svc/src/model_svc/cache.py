@@ -30,12 +30,14 @@ def _repo_of(directory: str) -> str | None:
     return f"{owner}/{name}"
 
 
-def local_files(hub_cache: Path) -> list[LocalFile]:
-    """Every *.gguf in every snapshot of every cached repo (subdirectories included)."""
+def local_files(hub_cache: Path, repo: str | None = None) -> list[LocalFile]:
+    """Every *.gguf in every snapshot of every cached repo, or of `repo` only (subdirectories
+    included). It walks directories: call it off the event loop."""
     found: list[LocalFile] = []
     if not hub_cache.is_dir():
         return found
-    for entry in sorted(hub_cache.iterdir()):
+    entries = [repo_dir(hub_cache, repo)] if repo is not None else sorted(hub_cache.iterdir())
+    for entry in entries:
         repo = _repo_of(entry.name)
         snapshots = entry / "snapshots"
         if repo is None or not snapshots.is_dir():
@@ -90,11 +92,11 @@ def qualifier(filename: str) -> str:
     return segment.split("-")[-1]
 
 
-def model_aliases(hub_cache: Path) -> list[ModelAlias]:
-    """One alias `owner/name:QUALIFIER` per repo and qualifier, from the snapshot `refs/main`
-    points to (else the greatest snapshot name, as the original did)."""
+def model_aliases(hub_cache: Path, repo: str | None = None) -> list[ModelAlias]:
+    """One alias `owner/name:QUALIFIER` per repo (or of `repo` only) and qualifier, from the
+    snapshot `refs/main` points to (else the greatest snapshot name, as the original did)."""
     chosen: dict[str, LocalFile] = {}
-    for file in local_files(hub_cache):
+    for file in local_files(hub_cache, repo):
         alias = f"{file.repo}:{qualifier(file.filename)}"
         current = chosen.get(alias)
         if current is None or _prefer(hub_cache, file, current):

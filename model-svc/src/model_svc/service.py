@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -68,7 +69,8 @@ class ModelServicer(model_pb2_grpc.ModelServiceServicer):
     async def ListLocalFiles(self, request: pb.ListLocalFilesRequest, context: Context) -> Any:
         """GGUF files in the cache, sorted and paged."""
         page, key = page_of(request.page), _FILE_SORT.get(request.sort, _FILE_SORT[0])
-        files, total = _sorted_page(cache.local_files(self._cache), key, request.sort_order, page)
+        scanned = await asyncio.to_thread(cache.local_files, self._cache)
+        files, total = _sorted_page(scanned, key, request.sort_order, page)
         return pb.ListLocalFilesResponse(
             local_files=[convert.local_file_pb(f) for f in files], page_info=page.info(total)
         )
