@@ -117,6 +117,17 @@ async def test_paths_that_leave_the_cache_are_refused(models: ModelServiceStub) 
             grpc.StatusCode.INVALID_ARGUMENT,
             code,
         ), (repo, filename)
+        ref = pb.FileRef(repo=repo, filename=filename)
+        for call in (
+            models.GetModelMetadata(pb.GetModelMetadataRequest(file=ref), metadata=as_power_user()),
+            models.DeleteLocalFile(pb.DeleteLocalFileRequest(file=ref), metadata=as_power_user()),
+        ):
+            assert await refusal(call) == (grpc.StatusCode.INVALID_ARGUMENT, code), call
+    escaping = pb.FileRef(repo="acme/x", filename="x.gguf", snapshot="../../../etc")
+    reading = models.GetModelMetadata(
+        pb.GetModelMetadataRequest(file=escaping), metadata=as_power_user()
+    )
+    assert await refusal(reading) == (grpc.StatusCode.INVALID_ARGUMENT, "invalid_revision")
 
 
 async def test_cancel_keeps_the_partial_for_a_later_pull(

@@ -12,7 +12,7 @@ import msgspec
 
 from bodhi_common.clock import Clock
 from bodhi_common.errors import InvalidArgument, NotFound
-from model_svc import cache, downloader
+from model_svc import cache
 from model_svc.alias_store import AliasStore
 from model_svc.domain import LocalFile, ModelAlias, RequestParams, UserAlias
 
@@ -96,10 +96,10 @@ class Aliases:
                 f"an alias is 1 to {MAX_ALIAS} printable characters without spaces",
                 code="invalid_alias", param="alias",
             )  # fmt: skip
-        downloader.check_repo(alias.repo)
-        downloader.check_filename(alias.filename)
         _check_params(alias.request_params)
-        file = cache.find(self._cache, alias.repo, alias.filename, alias.snapshot or "main")
+        file = cache.find(  # which also refuses names that could leave the cache
+            self._cache, alias.repo, alias.filename, alias.snapshot or "main"
+        )
         if file is None:
             raise NotFound(
                 f"{alias.filename} of {alias.repo} at {alias.snapshot or 'main'} is not in the"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bodhi_common.errors import NotFound
 from model_svc.domain import LocalFile, ModelAlias
+from model_svc.downloader.validation import check_filename, check_repo, check_revision
 
 _PREFIX = "models--"
 
@@ -63,8 +64,10 @@ def _files_in(repo: str, snapshot: Path) -> list[LocalFile]:
 
 
 def resolve_snapshot(hub_cache: Path, repo: str, revision: str) -> str | None:
-    """The snapshot a revision names: a ref's commit, or a snapshot directory itself."""
-    base = repo_dir(hub_cache, repo)
+    """The snapshot a revision names: a ref's commit, or a snapshot directory itself
+    (InvalidArgument for a repo or revision that could lead a path out of the cache)."""
+    base = repo_dir(hub_cache, check_repo(repo))
+    check_revision(revision)
     ref = base / "refs" / revision
     if ref.is_file():
         return ref.read_text().strip()
@@ -72,7 +75,10 @@ def resolve_snapshot(hub_cache: Path, repo: str, revision: str) -> str | None:
 
 
 def find(hub_cache: Path, repo: str, filename: str, revision: str = "main") -> LocalFile | None:
-    """The cached file at a revision (branch, tag or commit), or None."""
+    """The cached file at a revision (branch, tag or commit), or None. Every name a caller gives
+    is checked here (InvalidArgument: invalid_repo, invalid_filename, invalid_revision), so no
+    lookup, read or delete can be led out of the cache."""
+    check_filename(filename)
     snapshot = resolve_snapshot(hub_cache, repo, revision)
     if snapshot is None:
         return None

@@ -81,9 +81,8 @@ class Downloads:
         """A pending download of the file, new (True) or already running (False)."""
         if self._settings.hf_hub_offline:
             raise FailedPrecondition("the Hub is offline (HF_HUB_OFFLINE)", code="hub_offline")
-        downloader.check_repo(repo)
-        downloader.check_filename(filename)
         revision = revision or "main"
+        # find also refuses names that could lead out of the cache (invalid_repo, ...)
         if cache.find(self._settings.hub_cache, repo, filename, revision) is not None:
             raise FailedPrecondition(
                 f"{filename} of {repo} at {revision} is already in the cache",
