@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -101,7 +100,7 @@ def _alias(row: asyncpg.Record | None) -> UserAlias:
         repo=row["repo"],
         filename=row["filename"],
         snapshot=row["snapshot"],
-        request_params=msgspec.convert(json.loads(row["request_params"]), RequestParams),
+        request_params=msgspec.json.decode(row["request_params"], type=RequestParams),
         context_params=list(row["context_params"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],

@@ -195,17 +195,22 @@ class ModelClient:
         ]
         return CatalogPage(data=data, total=info.total, page=info.page, page_size=info.page_size)
 
-    async def hub_token(
-        self, ctx: AuthContext, token: str | None = None, *, delete: bool = False
-    ) -> HubTokenOut:
-        """Which Hub token downloads use; first storing `token`, or deleting the stored one."""
-        if token is not None:
-            reply = await self._rpc("SetHubToken", pb.SetHubTokenRequest(token=token), ctx)
-        elif delete:
-            reply = await self._rpc("DeleteHubToken", pb.DeleteHubTokenRequest(), ctx)
-        else:
-            reply = await self._rpc("GetHubToken", pb.GetHubTokenRequest(), ctx)
-        return HubTokenOut(source=_TOKEN_SOURCE.get(reply.source, "none"), stored=reply.stored)
+    async def hub_token(self, ctx: AuthContext) -> HubTokenOut:
+        """Which Hub token downloads use."""
+        return _token_status(await self._rpc("GetHubToken", pb.GetHubTokenRequest(), ctx))
+
+    async def store_hub_token(self, ctx: AuthContext, token: str) -> HubTokenOut:
+        """Store a Hub token (admins)."""
+        request = pb.SetHubTokenRequest(token=token)
+        return _token_status(await self._rpc("SetHubToken", request, ctx))
+
+    async def remove_hub_token(self, ctx: AuthContext) -> HubTokenOut:
+        """Remove the stored Hub token (admins)."""
+        return _token_status(await self._rpc("DeleteHubToken", pb.DeleteHubTokenRequest(), ctx))
+
+
+def _token_status(reply: pb.HubTokenStatus) -> HubTokenOut:
+    return HubTokenOut(source=_TOKEN_SOURCE.get(reply.source, "none"), stored=reply.stored)
 
 
 def _page(page: int, size: int) -> common_pb2.PageRequest:

@@ -34,7 +34,7 @@ async def store_hub_token(
     backends: NamedDependency[Backends],
 ) -> HubTokenOut:
     """Store a Hub token (replacing the stored one)."""
-    return await backends.model.hub_token(ctx, data.token)
+    return await backends.model.store_hub_token(ctx, data.token)
 
 
 @delete(PATH, tags=["models"], guards=ADMIN, status_code=HTTP_200_OK)
@@ -42,7 +42,7 @@ async def remove_hub_token(
     ctx: NamedDependency[AuthContext], backends: NamedDependency[Backends]
 ) -> HubTokenOut:
     """Remove the stored Hub token."""
-    return await backends.model.hub_token(ctx, delete=True)
+    return await backends.model.remove_hub_token(ctx)
 
 
 ROUTES: list[Any] = [hub_token, store_hub_token, remove_hub_token]
