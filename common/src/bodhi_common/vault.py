@@ -71,5 +71,12 @@ class Vault:
         self._remember(name, None)
         return reply.deleted
 
+    def forget(self, name: str | None = None) -> None:
+        """Drop a cached value (every value when no name is given), so the next get reads it."""
+        if name is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(name, None)
+
     def _remember(self, name: str, value: bytes | None) -> None:
         self._cache[name] = (value, self._clock.monotonic())

@@ -1,0 +1,139 @@
+"""Calls to OpenAI-compatible upstreams over one pooled aiohttp session (the hot path: aiohttp
+costs ~0.6 ms less per request than httpx here and holds up under concurrency).
+
+Timeouts bound connecting and each silence between bytes, never the whole response, so long
+generations stream on. A connection that could not be made is retried once (no byte was sent);
+nothing else is retried. Upstream 4xx/5xx are not errors here: they pass through with their body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from aiproxy_svc.domain import Target
+from bodhi_common.errors import DeadlineExceeded, ServiceError, Unavailable
+
+# Headers worth relaying to the client; hop-by-hop ones and lengths are the gateway's business.
+RELAYED = frozenset({"content-type", "x-request-id", "openai-model", "openai-processing-ms"})
+_RETRIES = 1
+
+
+def unreachable(provider: str) -> ServiceError:
+    """A transport failure (502 at the gateway): names the provider, never its address or key."""
+    return Unavailable(
+        f"the model provider ({provider}) could not be reached", code="upstream_unreachable"
+    )
+
+
+def timed_out(provider: str) -> ServiceError:
+    """A provider that went silent (504 at the gateway)."""
+    return DeadlineExceeded(
+        f"the model provider ({provider}) did not answer in time", code="upstream_timeout"
+    )
+
+
+def session(connect: float, read: float, connections: int) -> aiohttp.ClientSession:
+    """The one pooled session for every upstream call (open it inside the serving loop)."""
+    timeout = aiohttp.ClientTimeout(
+        total=None, sock_connect=connect, connect=connect, sock_read=read
+    )
+    connector = aiohttp.TCPConnector(limit=connections, limit_per_host=0, ttl_dns_cache=300)
+    return aiohttp.ClientSession(
+        timeout=timeout,
+        connector=connector,
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent",),
+    )
+
+
+def headers_of(response: aiohttp.ClientResponse) -> list[tuple[str, str]]:
+    """The response headers the gateway relays."""
+    return [(k.lower(), v) for k, v in response.headers.items() if k.lower() in RELAYED]
+
+
+class Upstream:
+    """POSTs and GETs to providers with the failure handling described above."""
+
+    def __init__(self, http: aiohttp.ClientSession) -> None:
+        self._http = http
+
+    @asynccontextmanager
+    async def post(self, target: Target, path: str) -> AsyncIterator[aiohttp.ClientResponse]:
+        """An open response to `POST {base_url}{path}`; closed (connection dropped unless the
+        body was read to the end) when the block exits, also when the caller is cancelled."""
+        headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+        if target.api_key is not None:
+            headers["Authorization"] = f"Bearer {target.api_key}"
+        response = await self._send("POST", target, path, headers, target.body)
+        try:
+            yield response
+        except BaseException:
+            response.close()  # a client that went away: the upstream connection goes too
+            raise
+        finally:
+            response.release()
+
+    async def get_json(self, target: Target, path: str) -> tuple[int, Any, bytes]:
+        """`GET {base_url}{path}`: (status, parsed JSON or None, raw body)."""
+        headers = {"Accept": "application/json"}
+        if target.api_key is not None:
+            headers["Authorization"] = f"Bearer {target.api_key}"
+        response = await self._send("GET", target, path, headers, None)
+        async with response:
+            body = await self.read(response, target.provider)
+        return response.status, _json(body), body
+
+    async def post_json(self, target: Target, path: str) -> tuple[int, Any, bytes]:
+        """`POST {base_url}{path}` read whole: (status, parsed JSON or None, raw body)."""
+        async with self.post(target, path) as response:
+            body = await self.read(response, target.provider)
+        return response.status, _json(body), body
+
+    async def chunks(self, response: aiohttp.ClientResponse, provider: str) -> AsyncIterator[bytes]:
+        """The body as it arrives, one piece per read."""
+        try:
+            async for chunk in response.content.iter_any():
+                yield chunk
+        except TimeoutError:
+            raise timed_out(provider) from None
+        except aiohttp.ClientError:
+            raise unreachable(provider) from None
+
+    async def _send(
+        self, method: str, target: Target, path: str, headers: dict[str, str], body: bytes | None
+    ) -> aiohttp.ClientResponse:
+        url = target.base_url + path
+        for attempt in range(_RETRIES + 1):
+            try:
+                return await self._http.request(method, url, data=body, headers=headers)
+            except aiohttp.ClientConnectorError:
+                if attempt == _RETRIES:
+                    raise unreachable(target.provider) from None
+                await asyncio.sleep(0.05)
+            except (TimeoutError, aiohttp.ServerTimeoutError):
+                raise timed_out(target.provider) from None
+            except (aiohttp.ClientError, ValueError):
+                raise unreachable(target.provider) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def read(self, response: aiohttp.ClientResponse, provider: str) -> bytes:
+        """A whole response body, with transport failures in the error vocabulary."""
+        try:
+            return await response.read()
+        except TimeoutError:
+            raise timed_out(provider) from None
+        except aiohttp.ClientError:
+            raise unreachable(provider) from None
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
