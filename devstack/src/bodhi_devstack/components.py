@@ -55,7 +55,13 @@ SERVICES: tuple[Component, ...] = (
         module="aiproxy_svc",
         port=50054,
         database="bodhi_aiproxy",
-        env=("DATABASE_URL", "BODHI_INTERNAL_KEY", "BODHI_GRPC_LISTEN"),
+        env=(
+            "DATABASE_URL",
+            "BODHI_INTERNAL_KEY",
+            "BODHI_GRPC_LISTEN",
+            "BODHI_SECRET_ADDR",
+            "BODHI_MODEL_ADDR",
+        ),
     ),
 )
 
