@@ -57,6 +57,7 @@ OPTIONAL_SETTINGS: dict[str, frozenset[str]] = {
         {"BODHI_OIDC_CLIENT_ID", "BODHI_OIDC_CLIENT_SECRET", "BODHI_OIDC_REGISTRATION_TOKEN"}
     ),
     "model": frozenset({"HF_TOKEN"}),
+    "aiproxy": frozenset({"BODHI_LLM_BACKEND_URL"}),
 }
 
 # ${NAME}, ${NAME:-default}, ${NAME:?message}... but not the escaped $${NAME}

@@ -20,9 +20,11 @@ from bodhi_devstack.postgres import drop_database
 from bodhi_devstack.proc import free_port
 from bodhi_devstack.redis_server import RedisDatabase
 from bodhi_devstack.stack import HOST, Stack, StackPlan
+from bodhi_devstack.upstream import LocalUpstream
 from bodhi_e2e.client import BodhiClient
 
 ACCESS_TOKEN_TTL = 10
+PROVIDER_KEY = "sk-e2e-provider-key-0123456789abcdef"  # the local provider's key
 
 
 @contextlib.contextmanager
@@ -65,10 +67,28 @@ def launch(
 
 
 @pytest.fixture(scope="session")
+def provider() -> Iterator[LocalUpstream]:
+    """A remote OpenAI-compatible provider (local, real HTTP) that wants PROVIDER_KEY."""
+    with LocalUpstream(api_key=PROVIDER_KEY, models=["gpt-e2e", "embed-e2e"]) as up:
+        yield up
+
+
+@pytest.fixture(scope="session")
+def llm_backend() -> Iterator[LocalUpstream]:
+    """The local OpenAI-compatible server (llama-server's place) of the session stack."""
+    with LocalUpstream(api_key=None, models=[]) as up:
+        yield up
+
+
+@pytest.fixture(scope="session")
 def stack(
-    pg_server: str, redis_server: str, tmp_path_factory: pytest.TempPathFactory
+    pg_server: str,
+    redis_server: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    llm_backend: LocalUpstream,
 ) -> Iterator[Stack]:
-    with launch(pg_server, redis_server, tmp_path_factory.mktemp("stack")) as stack:
+    env = {"BODHI_LLM_BACKEND_URL": llm_backend.url}
+    with launch(pg_server, redis_server, tmp_path_factory.mktemp("stack"), env=env) as stack:
         yield stack
 
 

@@ -108,6 +108,8 @@ def _code(response: httpx.Response) -> str | None:
     except ValueError:
         return None
     error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, str):  # the Ollama routes' shape: {"error": text, "code": code}
+        return body.get("code")  # type: ignore[no-any-return]
     return error.get("code") if isinstance(error, dict) else None
 
 

@@ -26,7 +26,18 @@ from gateway.errors import EXCEPTION_HANDLERS
 from gateway.identity import AuthContext
 from gateway.middleware import request_id_middleware
 from gateway.oauth import OAuthFlow
-from gateway.routes import access, auth, hub_token, models, system, tokens, ui
+from gateway.routes import (
+    access,
+    api_models,
+    auth,
+    hub_token,
+    models,
+    ollama,
+    openai,
+    system,
+    tokens,
+    ui,
+)  # fmt: skip
 from gateway.sessions import SessionStore
 from gateway.settings import GatewaySettings
 from gateway.web import Web
@@ -101,6 +112,9 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
             *access.ROUTES,
             *models.ROUTES,
             *hub_token.ROUTES,
+            *api_models.ROUTES,
+            *openai.ROUTES,
+            *ollama.ROUTES,
             *ui.ROUTES,
             swagger_ui,
         ],

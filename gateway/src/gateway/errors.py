@@ -45,12 +45,17 @@ ERROR_TYPE: dict[int, str] = {
     429: "rate_limit_error",
     499: "cancelled_error",
     501: "not_implemented_error",
+    502: "upstream_error",
     503: "service_unavailable",
     504: "timeout_error",
 }
 
 # Codes whose HTTP status the API contract fixes outside the google.rpc mapping.
-STATUS_OF_CODE: dict[str, int] = {"already_has_access": 422}
+STATUS_OF_CODE: dict[str, int] = {
+    "already_has_access": 422,
+    "upstream_unreachable": 502,  # a model provider (not one of our services) is down
+    "provider_error": 502,
+}
 _INTERNAL = ("internal_error", "internal error, try again later")
 
 

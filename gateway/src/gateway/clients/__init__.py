@@ -11,6 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bodhi_common.channels import open_channel
 from bodhi_common.internal_auth import InternalAuth
+from gateway.clients.aiproxy import AiProxyClient
 from gateway.clients.auth import AuthClient
 from gateway.clients.model import ModelClient
 from gateway.schemas.system import Check
@@ -36,6 +37,7 @@ class Backends:
         timeout = s.bodhi_rpc_timeout_seconds
         self.auth = AuthClient(self._channels["auth"], internal, timeout)
         self.model = ModelClient(self._channels["model"], internal, timeout)
+        self.aiproxy = AiProxyClient(self._channels["aiproxy"], internal, timeout)
         self.health = HealthClient(self._channels)
 
     async def close(self) -> None:

@@ -18,7 +18,6 @@ from bodhi_common.internal_auth import InternalAuth
 from gateway.identity import AuthContext
 from gateway.schemas.models import (
     AliasBody,
-    AliasPage,
     CatalogEntry,
     CatalogPage,
     DownloadOut,
@@ -35,7 +34,6 @@ from gateway.schemas.models import (
 _TOKEN_SOURCE: dict[int, Any] = {1: "none", 2: "env", 3: "stored", 4: "file"}
 _STATUS = {1: "pending", 2: "pending", 3: "completed", 4: "error", 5: "cancelled"}
 _FILE_SORT = {"repo": 1, "filename": 2, "snapshot": 3, "size": 4}
-_ALIAS_SORT = {"alias": 1, "name": 1, "repo": 2, "filename": 3, "source": 4}
 
 
 class ModelClient:
@@ -119,19 +117,12 @@ class ModelClient:
         request = pb.CancelDownloadRequest(id=download_id, delete_partial=delete_partial)
         return _download((await self._rpc("CancelDownload", request, ctx)).download)
 
-    async def aliases(
-        self, ctx: AuthContext, page: int, size: int, sort: str, descending: bool
-    ) -> AliasPage:
-        """User and derived aliases."""
-        request = pb.ListAliasesRequest(
-            page=_page(page, size),
-            sort=pb.AliasSortField.ValueType(_ALIAS_SORT.get(sort, 1)),
-            sort_order=_order(descending),
-        )
-        reply = await self._rpc("ListAliases", request, ctx)
-        info = reply.page_info
-        data = [_alias(a) for a in reply.aliases]
-        return AliasPage(data=data, total=info.total, page=info.page, page_size=info.page_size)
+    async def all_aliases(
+        self, ctx: AuthContext
+    ) -> list[tuple[UserAliasOut | ModelAliasOut, datetime]]:
+        """Every user and derived alias by name, with when it was created."""
+        reply = await self._rpc("ListAliases", pb.ListAliasesRequest(), ctx)
+        return [(_alias(a), _created(a)) for a in reply.aliases]
 
     async def user_alias(self, ctx: AuthContext, alias: str) -> UserAliasOut:
         """One user alias."""
@@ -281,6 +272,11 @@ def _user_alias(a: pb.UserAlias) -> UserAliasOut:
         alias=a.alias, repo=a.repo, filename=a.filename, snapshot=a.snapshot,
         request_params=_params(a.request_params), context_params=list(a.context_params),
     )  # fmt: skip
+
+
+def _created(a: pb.Alias) -> datetime:
+    item = a.user if a.WhichOneof("kind") == "user" else a.model
+    return _time(item.created_at) or datetime.fromtimestamp(0, UTC)
 
 
 def _alias(a: pb.Alias) -> UserAliasOut | ModelAliasOut:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import asyncio
+from collections.abc import AsyncGenerator, Callable
 from typing import Annotated, Any
 
 import msgspec
@@ -17,16 +18,19 @@ from gateway.clients import Backends
 from gateway.guards import POWER_USER_API, USER_API, guard
 from gateway.identity import AuthContext
 from gateway.routes.tokens import Page, PageSize
+from gateway.schemas.ai import ApiAliasOut
 from gateway.schemas.models import (
     AliasBody,
     AliasPage,
     AliasSort,
+    AnyAlias,
     CatalogPage,
     DownloadOut,
     DownloadPage,
     FileSort,
     LocalFilePage,
     MetadataOut,
+    ModelAliasOut,
     PullRequest,
     UserAliasOut,
 )
@@ -138,15 +142,34 @@ async def cancel(
     return await backends.model.cancel(ctx, download_id, delete_partial)
 
 
+_NAME = {UserAliasOut: 0, ModelAliasOut: 1, ApiAliasOut: 2}
+_ALIAS_KEY: dict[str, Callable[[AnyAlias], Any]] = {
+    "alias": lambda a: _name(a),
+    "name": lambda a: _name(a),
+    "repo": lambda a: (getattr(a, "repo", ""), _name(a)),
+    "filename": lambda a: (getattr(a, "filename", ""), _name(a)),
+    "source": lambda a: (_NAME[type(a)], _name(a)),
+}
+
+
+def _name(alias: AnyAlias) -> str:
+    return alias.id if isinstance(alias, ApiAliasOut) else alias.alias
+
+
 @get("/bodhi/v1/models", tags=["models"], guards=READ)
 async def aliases(
     ctx: NamedDependency[AuthContext], backends: NamedDependency[Backends],
     page: Page = 1, page_size: PageSize = 30,
     sort: FromQuery[AliasSort] = "alias", sort_order: Order = "asc",
 ) -> AliasPage:  # fmt: skip
-    """User aliases and aliases derived from cached files, sorted and paged."""
-    descending = sort_order.lower() == "desc"
-    return await backends.model.aliases(ctx, page, page_size, sort, descending)
+    """User aliases, aliases derived from cached files and API models (source api), sorted and
+    paged."""
+    local, api = await asyncio.gather(backends.model.all_aliases(ctx), backends.aiproxy.all(ctx))
+    items: list[AnyAlias] = [alias for alias, _ in local] + list(api)
+    items.sort(key=_ALIAS_KEY[sort], reverse=sort_order.lower() == "desc")
+    size = min(max(page_size, 1), 100)
+    start = (max(page, 1) - 1) * size
+    return AliasPage(data=items[start : start + size], total=len(items), page=page, page_size=size)
 
 
 @get("/bodhi/v1/models/{alias:str}", tags=["models"], guards=READ)

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from gateway.schemas.ai import ApiAliasOut
+
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 
 
@@ -128,10 +130,13 @@ class ModelAliasOut(msgspec.Struct, frozen=True, kw_only=True, tag_field="source
     snapshot: str
 
 
+AnyAlias = UserAliasOut | ModelAliasOut | ApiAliasOut
+
+
 class AliasPage(msgspec.Struct, frozen=True, kw_only=True):
     """A page of aliases."""
 
-    data: list[UserAliasOut | ModelAliasOut]
+    data: list[AnyAlias]
     total: int
     page: int
     page_size: int

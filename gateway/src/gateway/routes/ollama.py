@@ -1,0 +1,131 @@
+"""The Ollama-compatible API (reference §8.5, quirks fixed): tags, show and chat behave like a
+real Ollama server — newline-delimited JSON streams, errors with real HTTP statuses and
+`{"error": "..."}` bodies — routed through the same proxy as the OpenAI API."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException
+from litestar.response import Stream
+
+from bodhi_common.errors import NotFound, ServiceError
+from gateway import ollama
+from gateway.clients import Backends
+from gateway.errors import http_error, service_error
+from gateway.guards import USER_API, guard
+from gateway.identity import AuthContext
+from gateway.relay import guarded
+from gateway.schemas.models import ModelAliasOut, UserAliasOut
+
+READ = [guard(USER_API)]
+TAGS = ["ollama"]
+NDJSON = "application/x-ndjson"
+_DETAILS = {
+    "parent_model": "", "format": "gguf", "family": "unknown", "families": None,
+    "parameter_size": "", "quantization_level": "",
+}  # fmt: skip
+
+
+class ShowRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Which model to show (Ollama clients send `model`; older ones `name`)."""
+
+    model: str | None = None
+    name: str | None = None
+
+
+def _tag(alias: UserAliasOut | ModelAliasOut, created: datetime) -> dict[str, Any]:
+    stamp = created.isoformat().replace("+00:00", "Z")
+    return {
+        "name": alias.alias, "model": alias.alias, "modified_at": stamp, "size": 0,
+        "digest": alias.snapshot, "details": _DETAILS,
+    }  # fmt: skip
+
+
+def _parameters(alias: UserAliasOut | ModelAliasOut) -> str:
+    if not isinstance(alias, UserAliasOut):
+        return ""
+    lines = [f"{k} {msgspec.json.encode(v).decode()}" for k, v in alias.request_params.items()]
+    return "\n".join([*lines, *(f"context {c}" for c in alias.context_params)])
+
+
+@get("/tags", guards=READ)
+async def tags(
+    ctx: NamedDependency[AuthContext], backends: NamedDependency[Backends]
+) -> dict[str, Any]:
+    """Local models (user and derived aliases), as `ollama list` shows them."""
+    found = await backends.model.all_aliases(ctx)
+    return {"models": [_tag(alias, created) for alias, created in found]}
+
+
+@post("/show", guards=READ, status_code=200)
+async def show(
+    data: ShowRequest, ctx: NamedDependency[AuthContext], backends: NamedDependency[Backends]
+) -> dict[str, Any]:
+    """A local model's details."""
+    name = data.model or data.name or ""
+    for alias, created in await backends.model.all_aliases(ctx):
+        if alias.alias == name:
+            return {
+                "details": _DETAILS, "license": "", "model_info": {}, "modelfile": "",
+                "modified_at": _tag(alias, created)["modified_at"],
+                "parameters": _parameters(alias), "template": "", "capabilities": ["completion"],
+            }  # fmt: skip
+    raise NotFound(f"model '{name}' not found", code="model_not_found", param="model")
+
+
+@post("/chat", guards=READ, status_code=200)
+async def chat(
+    request: Request[Any, Any, Any], ctx: NamedDependency[AuthContext],
+    backends: NamedDependency[Backends],
+) -> Response[Any]:  # fmt: skip
+    """A chat turn: newline-delimited JSON while streaming, one JSON object otherwise."""
+    started = time.perf_counter_ns()
+    asked = ollama.decode_chat(await request.body())
+    upstream, chunks = await backends.aiproxy.chat(
+        ctx, asked.model, ollama.to_openai(asked), asked.stream
+    )
+    if upstream.status >= 400:
+        body = b"".join([chunk async for chunk in chunks])
+        return _error(upstream.status, ollama.error_text(body))
+    if asked.stream:
+        lines = ollama.ndjson_stream(asked.model, chunks, started, time.perf_counter_ns)
+        return Stream(guarded(lines, ollama.error_line), media_type=NDJSON)
+    try:
+        answer = msgspec.json.decode(b"".join([chunk async for chunk in chunks]))
+        return Response(ollama.from_openai(asked.model, answer, time.perf_counter_ns() - started))
+    except (ValueError, msgspec.DecodeError):
+        return _error(502, "the model server's answer could not be read")
+
+
+def _error(status: int, message: str, code: str | None = None) -> Response[Any]:
+    """Ollama's error shape; our stable code rides beside it (Ollama clients read `error`)."""
+    body = {"error": message} if code is None else {"error": message, "code": code}
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _service_error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
+    """The status the OpenAI routes would give, in Ollama's body shape."""
+    status = service_error(request, exc).status_code or 500
+    if status == 500:
+        return _error(500, "internal error, try again later", "internal_error")
+    return _error(status, exc.message, exc.code)
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    enveloped = http_error(request, exc)
+    error = getattr(enveloped.content, "error", None)
+    message = getattr(error, "message", "invalid request")
+    return _error(enveloped.status_code or 400, message, getattr(error, "code", None))
+
+
+ROUTER = Router(
+    "/api", route_handlers=[tags, show, chat], tags=TAGS,
+    exception_handlers={ServiceError: _service_error, HTTPException: _http_error},
+)  # fmt: skip
+ROUTES: list[Any] = [ROUTER]

@@ -1,0 +1,96 @@
+"""The OpenAI-compatible API (reference §1.3, §8): model listing, chat completions and
+embeddings, proxied by aiproxy-svc to the provider or the local backend. Bodies are forwarded as
+sent; only "model" and "stream" are read here."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from bodhi_common.errors import InvalidArgument, NotFound
+from gateway.clients import Backends
+from gateway.guards import USER_API, guard
+from gateway.identity import AuthContext
+from gateway.relay import content_type, headers, relayed
+from gateway.schemas.ai import OpenAIModel, OpenAIModelList
+
+READ = [guard(USER_API)]
+TAGS = ["openai"]
+
+
+class Head(msgspec.Struct, frozen=True):
+    """The two fields of a request body the gateway reads; the rest travels untouched."""
+
+    model: str
+    stream: bool | None = None
+
+
+def head_of(body: bytes) -> Head:
+    """The model and stream flag of a request body, or a clear 400."""
+    try:
+        return msgspec.json.decode(body, type=Head)
+    except msgspec.ValidationError as err:
+        raise InvalidArgument(
+            f"invalid request body: {err}", code="invalid_request", param="model"
+        ) from None
+    except msgspec.DecodeError:
+        raise InvalidArgument("the request body is not valid JSON", code="invalid_json") from None
+
+
+@get("/v1/models", tags=TAGS, guards=READ)
+async def models(
+    ctx: NamedDependency[AuthContext], backends: NamedDependency[Backends]
+) -> OpenAIModelList:
+    """Every model name a client can send: user and model aliases, then API models (prefix
+    included, so every listed id routes)."""
+    entries = await backends.aiproxy.models(ctx)
+    data = [OpenAIModel(id=e.id, created=e.created, owned_by=e.owned_by) for e in entries]
+    return OpenAIModelList(data=data)
+
+
+@get("/v1/models/{model_id:path}", tags=TAGS, guards=READ)
+async def model(
+    model_id: FromPath[str], ctx: NamedDependency[AuthContext], backends: NamedDependency[Backends]
+) -> OpenAIModel:
+    """One model by its id (ids may contain '/')."""
+    name = model_id.lstrip("/")
+    for e in await backends.aiproxy.models(ctx):
+        if e.id == name:
+            return OpenAIModel(id=e.id, created=e.created, owned_by=e.owned_by)
+    raise NotFound(f"model {name!r} not found", code="model_not_found", param="model")
+
+
+@post("/v1/chat/completions", tags=TAGS, guards=READ)
+async def chat_completions(
+    request: Request[Any, Any, Any], ctx: NamedDependency[AuthContext],
+    backends: NamedDependency[Backends],
+) -> Response[Any]:  # fmt: skip
+    """The upstream's answer: JSON, or `text/event-stream` relayed as it arrives."""
+    started = time.perf_counter()
+    body = await request.body()
+    head = head_of(body)
+    upstream, chunks = await backends.aiproxy.chat(ctx, head.model, body, bool(head.stream))
+    return await relayed(upstream, chunks, started)
+
+
+@post("/v1/embeddings", tags=TAGS, guards=READ)
+async def embeddings(
+    request: Request[Any, Any, Any], ctx: NamedDependency[AuthContext],
+    backends: NamedDependency[Backends],
+) -> Response[bytes]:  # fmt: skip
+    """The upstream's answer, whole."""
+    started = time.perf_counter()
+    body = await request.body()
+    upstream, answer = await backends.aiproxy.embeddings(ctx, head_of(body).model, body)
+    return Response(
+        answer, status_code=upstream.status, media_type=content_type(upstream),
+        headers=headers(upstream, started),
+    )  # fmt: skip
+
+
+ROUTES: list[Any] = [models, model, chat_completions, embeddings]
