@@ -143,7 +143,9 @@ def sse_events(buffer: bytearray, chunk: bytes) -> Iterator[str]:
     """Append `chunk` to `buffer` and yield the data of every event now complete (per the SSE
     rules: events end at a blank line; data lines are joined; comments and fields we do not use
     are skipped)."""
-    buffer += chunk.replace(b"\r\n", b"\n")
+    buffer += chunk
+    # Normalised on the buffer, not the chunk: a CRLF may be split across two chunks.
+    buffer[:] = buffer.replace(b"\r\n", b"\n")
     while True:
         end = buffer.find(b"\n\n")
         if end < 0:
