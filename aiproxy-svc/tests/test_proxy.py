@@ -114,9 +114,9 @@ async def test_embeddings(svc: Services, upstream: LocalUpstream) -> None:
     await _api_model(svc, upstream, models=["text-embed"])
     body = {"model": "text-embed", "input": ["a", "b"]}
     request = pb.EmbeddingsRequest(body=msgspec.json.encode(body), model="text-embed")
-    reply = await svc.aiproxy.Embeddings(request, metadata=MD)
-    assert reply.start.http_status == 200
-    assert len(msgspec.json.decode(reply.body)["data"]) == 2
+    parts = [p async for p in svc.aiproxy.Embeddings(request, metadata=MD)]
+    assert parts[0].start.http_status == 200
+    assert len(msgspec.json.decode(b"".join(p.body_chunk for p in parts[1:]))["data"]) == 2
     assert upstream.requests[-1].path == "/v1/embeddings"
 
 
@@ -176,3 +176,14 @@ async def test_list_models_names_every_routable_id(svc: Services, upstream: Loca
     for model in api:  # each listed id routes to the provider, which knows both names
         start, _ = await chat(svc.aiproxy, {"model": model.id, "messages": HI})
         assert start.http_status == 200
+
+
+async def test_a_large_answer_travels_in_pieces(svc: Services, upstream: LocalUpstream) -> None:
+    await _api_model(svc, upstream, models=["text-embed"])
+    body = {"model": "text-embed", "input": ["x"] * 30_000}  # a few MiB of vectors
+    request = pb.EmbeddingsRequest(body=msgspec.json.encode(body), model="text-embed")
+    parts = [p async for p in svc.aiproxy.Embeddings(request, metadata=MD)]
+    chunks = [p.body_chunk for p in parts[1:]]
+    assert len(chunks) >= 2
+    assert max(map(len, chunks)) <= 1 << 20
+    assert len(msgspec.json.decode(b"".join(chunks))["data"]) == 30_000

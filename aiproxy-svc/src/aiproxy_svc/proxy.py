@@ -11,6 +11,8 @@ from aiproxy_svc.router import Router
 from aiproxy_svc.upstream import Upstream, headers_of
 from bodhi_common.clock import Clock
 
+PIECE = 1 << 20  # a whole body travels in pieces well under the 16 MiB message limit
+
 
 def _start(response: aiohttp.ClientResponse, started: float, clock: Clock) -> Start:
     elapsed = (clock.monotonic() - started) * 1000
@@ -25,25 +27,29 @@ class Proxy:
         self._upstream = upstream
         self._clock = clock
 
-    async def chat(self, model: str, body: bytes) -> AsyncIterator[Start | bytes]:
-        """The response start, then body chunks: an event stream piece by piece as it arrives,
-        anything else whole."""
-        target = await self._router.target(model, body, chat=True)
-        started = self._clock.monotonic()
-        async with self._upstream.post(target, "/chat/completions") as response:
-            if response.content_type != "text/event-stream":
-                whole = await self._upstream.read(response, target.provider)
-                yield _start(response, started, self._clock)
-                yield whole
-                return
-            yield _start(response, started, self._clock)
-            async for chunk in self._upstream.chunks(response, target.provider):
-                yield chunk
+    def chat(self, model: str, body: bytes) -> AsyncIterator[Start | bytes]:
+        """A chat completion's answer; see `forward`."""
+        return self.forward("/chat/completions", model, body, chat=True)
 
-    async def embeddings(self, model: str, body: bytes) -> tuple[Start, bytes]:
-        """The whole upstream answer to an embeddings request."""
-        target = await self._router.target(model, body, chat=False)
+    def embeddings(self, model: str, body: bytes) -> AsyncIterator[Start | bytes]:
+        """An embeddings answer; see `forward`."""
+        return self.forward("/embeddings", model, body, chat=False)
+
+    async def forward(
+        self, path: str, model: str, body: bytes, *, chat: bool
+    ) -> AsyncIterator[Start | bytes]:
+        """The response start, then body chunks: an event stream piece by piece as it arrives,
+        anything else read whole (so the start can say how long the upstream took) and sent in
+        pieces that fit a gRPC message."""
+        target = await self._router.target(model, body, chat=chat)
         started = self._clock.monotonic()
-        async with self._upstream.post(target, "/embeddings") as response:
+        async with self._upstream.post(target, path) as response:
+            if response.content_type == "text/event-stream":
+                yield _start(response, started, self._clock)
+                async for chunk in self._upstream.chunks(response, target.provider):
+                    yield chunk
+                return
             whole = await self._upstream.read(response, target.provider)
-            return _start(response, started, self._clock), whole
+        yield _start(response, started, self._clock)
+        for offset in range(0, len(whole), PIECE):
+            yield whole[offset : offset + PIECE]

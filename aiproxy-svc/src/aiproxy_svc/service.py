@@ -98,15 +98,20 @@ class AiProxyServicer(aiproxy_pb2_grpc.AiProxyServiceServicer):
     ) -> AsyncIterator[pb.ChatCompletionResponse]:
         """The upstream's answer: its start, then its body as it arrives."""
         async for part in self._proxy.chat(request.model, request.body):
-            if isinstance(part, Start):
-                yield pb.ChatCompletionResponse(start=_start_pb(part))
-            else:
-                yield pb.ChatCompletionResponse(body_chunk=part)
+            yield _part(pb.ChatCompletionResponse, part)
 
-    async def Embeddings(self, request: pb.EmbeddingsRequest, context: Context) -> Any:
-        """The upstream's whole answer."""
-        start, body = await self._proxy.embeddings(request.model, request.body)
-        return pb.EmbeddingsResponse(start=_start_pb(start), body=body)
+    async def Embeddings(
+        self, request: pb.EmbeddingsRequest, context: Context
+    ) -> AsyncIterator[pb.EmbeddingsResponse]:
+        """The upstream's answer: its start, then its body in pieces."""
+        async for part in self._proxy.embeddings(request.model, request.body):
+            yield _part(pb.EmbeddingsResponse, part)
+
+
+def _part(message: Any, part: Start | bytes) -> Any:
+    if isinstance(part, Start):
+        return message(start=_start_pb(part))
+    return message(body_chunk=part)
 
 
 def _fields(request: pb.CreateApiModelRequest | pb.UpdateApiModelRequest) -> Any:

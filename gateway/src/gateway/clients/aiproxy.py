@@ -128,10 +128,22 @@ class AiProxyClient:
         """The upstream's start, and its body as it arrives (iterate it to the end or close it:
         closing cancels the call, and with it the upstream request)."""
         request = pb.ChatCompletionRequest(body=body, model=model, stream=stream)
+        return await self._proxied(self._stub.ChatCompletion, request, ctx)
+
+    async def embeddings(
+        self, ctx: AuthContext, model: str, body: bytes
+    ) -> tuple[Upstream, AsyncIterator[bytes]]:
+        """The upstream's start and its body, as for chat."""
+        request = pb.EmbeddingsRequest(body=body, model=model)
+        return await self._proxied(self._stub.Embeddings, request, ctx)
+
+    async def _proxied(
+        self, method: Any, request: Any, ctx: AuthContext
+    ) -> tuple[Upstream, AsyncIterator[bytes]]:
         # No deadline: a non-streamed answer starts only when the model has finished, and a
         # stream may run for minutes. aiproxy's read timeout bounds every upstream silence, and
         # the channel's keepalive notices an aiproxy that is gone.
-        parts = self._stub.ChatCompletion(request, metadata=self._metadata(ctx))
+        parts = method(request, metadata=self._metadata(ctx))
         iterator = aiter(parts)
         try:
             first = await call("aiproxy", _first(iterator))
@@ -140,14 +152,8 @@ class AiProxyClient:
             raise
         return _upstream(first.start), _chunks(parts, iterator)
 
-    async def embeddings(self, ctx: AuthContext, model: str, body: bytes) -> tuple[Upstream, bytes]:
-        """The upstream's whole answer."""
-        request = pb.EmbeddingsRequest(body=body, model=model)
-        reply = await self._rpc("Embeddings", request, ctx, bounded=False)  # as chat, above
-        return _upstream(reply.start), reply.body
 
-
-async def _first(iterator: AsyncIterator[pb.ChatCompletionResponse]) -> Any:
+async def _first(iterator: AsyncIterator[Any]) -> Any:
     try:
         return await anext(iterator)
     except StopAsyncIteration:
@@ -156,9 +162,7 @@ async def _first(iterator: AsyncIterator[pb.ChatCompletionResponse]) -> Any:
         ) from None
 
 
-async def _chunks(
-    parts: Any, iterator: AsyncIterator[pb.ChatCompletionResponse]
-) -> AsyncIterator[bytes]:
+async def _chunks(parts: Any, iterator: AsyncIterator[Any]) -> AsyncIterator[bytes]:
     try:
         async for part in iterator:
             yield part.body_chunk

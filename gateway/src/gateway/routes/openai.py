@@ -16,7 +16,7 @@ from bodhi_common.errors import InvalidArgument, NotFound
 from gateway.clients import Backends
 from gateway.guards import USER_API, guard
 from gateway.identity import AuthContext
-from gateway.relay import content_type, headers, relayed
+from gateway.relay import relayed
 from gateway.schemas.ai import OpenAIModel, OpenAIModelList
 
 READ = [guard(USER_API)]
@@ -82,15 +82,12 @@ async def chat_completions(
 async def embeddings(
     request: Request[Any, Any, Any], ctx: NamedDependency[AuthContext],
     backends: NamedDependency[Backends],
-) -> Response[bytes]:  # fmt: skip
-    """The upstream's answer, whole."""
+) -> Response[Any]:  # fmt: skip
+    """The upstream's answer."""
     started = time.perf_counter()
     body = await request.body()
-    upstream, answer = await backends.aiproxy.embeddings(ctx, head_of(body).model, body)
-    return Response(
-        answer, status_code=upstream.status, media_type=content_type(upstream),
-        headers=headers(upstream, started),
-    )  # fmt: skip
+    upstream, chunks = await backends.aiproxy.embeddings(ctx, head_of(body).model, body)
+    return await relayed(upstream, chunks, started)
 
 
 ROUTES: list[Any] = [models, model, chat_completions, embeddings]
