@@ -66,6 +66,17 @@ def launch(
             redis.release()
 
 
+def cache_gguf(stack: Stack, repo: str, filename: str) -> None:
+    """Put a small GGUF file into the stack's model cache, as huggingface_hub would."""
+    from huggingface_hub import hf_hub_download
+
+    from bodhi_devstack.hub import LocalHub
+
+    with LocalHub() as hub:
+        hub.add_gguf(repo, filename, name=repo.split("/")[1])
+        hf_hub_download(repo, filename, endpoint=hub.url, cache_dir=stack.plan.model_cache / "hub")
+
+
 @pytest.fixture(scope="session")
 def provider() -> Iterator[LocalUpstream]:
     """A remote OpenAI-compatible provider (local, real HTTP) that wants PROVIDER_KEY."""

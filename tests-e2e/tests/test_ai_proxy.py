@@ -15,11 +15,9 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from conftest import PROVIDER_KEY
-from huggingface_hub import hf_hub_download
+from conftest import PROVIDER_KEY, cache_gguf
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 
-from bodhi_devstack.hub import LocalHub
 from bodhi_devstack.stack import Stack
 from bodhi_devstack.upstream import Behaviour, LocalUpstream
 from bodhi_e2e.client import BodhiClient
@@ -216,12 +214,7 @@ def test_a_client_that_leaves_closes_the_upstream(
 def test_local_aliases_reach_the_local_backend_with_their_defaults(
     admin: BodhiClient, stack: Stack, sdk: openai.OpenAI, llm_backend: LocalUpstream
 ) -> None:
-    with LocalHub() as hub:
-        hub.add_gguf("acme/local-GGUF", "local.Q4_0.gguf", name="local")
-        hf_hub_download(
-            "acme/local-GGUF", "local.Q4_0.gguf", endpoint=hub.url,
-            cache_dir=stack.plan.model_cache / "hub",
-        )  # fmt: skip
+    cache_gguf(stack, "acme/local-GGUF", "local.Q4_0.gguf")
     alias = {
         "alias": "local:chat", "repo": "acme/local-GGUF", "filename": "local.Q4_0.gguf",
         "request_params": {"temperature": 0.3, "max_tokens": 32, "stop": ["END"]},

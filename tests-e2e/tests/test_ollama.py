@@ -8,10 +8,8 @@ from typing import Any
 import httpx
 import ollama
 import pytest
-from conftest import PROVIDER_KEY
-from huggingface_hub import hf_hub_download
+from conftest import PROVIDER_KEY, cache_gguf
 
-from bodhi_devstack.hub import LocalHub
 from bodhi_devstack.stack import Stack
 from bodhi_devstack.upstream import Behaviour, LocalUpstream
 from bodhi_e2e.client import BodhiClient
@@ -26,12 +24,7 @@ def token(admin: BodhiClient) -> str:
 
 @pytest.fixture(scope="module")
 def local_alias(admin: BodhiClient, stack: Stack) -> str:
-    with LocalHub() as hub:
-        hub.add_gguf("acme/olla-GGUF", "olla.Q8_0.gguf", name="olla")
-        hf_hub_download(
-            "acme/olla-GGUF", "olla.Q8_0.gguf", endpoint=hub.url,
-            cache_dir=stack.plan.model_cache / "hub",
-        )  # fmt: skip
+    cache_gguf(stack, "acme/olla-GGUF", "olla.Q8_0.gguf")
     alias = {
         "alias": "olla:chat", "repo": "acme/olla-GGUF", "filename": "olla.Q8_0.gguf",
         "request_params": {"temperature": 0.4},

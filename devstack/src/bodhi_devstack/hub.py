@@ -52,6 +52,18 @@ def _listen() -> socket.socket:
     return sock
 
 
+def manual_server(app: Any, protocol: type) -> uvicorn.Server:
+    """A uvicorn server for `app` that is started and stopped by hand (no serve())."""
+    # log_config/log_level None: uvicorn must not reconfigure the process's logging.
+    config = uvicorn.Config(
+        app, http=protocol, lifespan="off", log_config=None, log_level=None, proxy_headers=False
+    )
+    config.load()
+    server = uvicorn.Server(config)
+    server.lifespan = config.lifespan_class(config)
+    return server
+
+
 def _new_loop() -> asyncio.AbstractEventLoop:
     try:
         import uvloop
@@ -217,18 +229,7 @@ class LocalHub:
         main, cdn = _listen(), _listen()
         self._state.cdn_port = cdn.getsockname()[1]
         self._state.cdn_url = f"http://127.0.0.1:{self._state.cdn_port}"
-        # log_config/log_level None: uvicorn must not reconfigure the process's logging.
-        config = uvicorn.Config(
-            HubApp(self._state),
-            http=HubProtocol,
-            lifespan="off",
-            log_config=None,
-            log_level=None,
-            proxy_headers=False,
-        )
-        config.load()
-        server = uvicorn.Server(config)
-        server.lifespan = config.lifespan_class(config)
+        server = manual_server(HubApp(self._state), HubProtocol)
         loop = _new_loop()
         ready = threading.Event()
         failure: list[BaseException] = []

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 
 import uvicorn
 
-from bodhi_devstack.hub import _listen, _new_loop, _shutdown
+from bodhi_devstack.hub import _listen, _new_loop, _shutdown, manual_server
 from bodhi_devstack.upstream_http import UpstreamApp, UpstreamProtocol
 from bodhi_devstack.upstream_state import Behaviour, UpstreamRequest, UpstreamState
 
@@ -106,18 +106,7 @@ class LocalUpstream(contextlib.AbstractContextManager["LocalUpstream"]):
         if self._origin is not None:
             return self.url
         sock = _listen()
-        # log_config/log_level None: uvicorn must not reconfigure the process's logging.
-        config = uvicorn.Config(
-            UpstreamApp(self._state),
-            http=UpstreamProtocol,
-            lifespan="off",
-            log_config=None,
-            log_level=None,
-            proxy_headers=False,
-        )
-        config.load()
-        server = uvicorn.Server(config)
-        server.lifespan = config.lifespan_class(config)
+        server = manual_server(UpstreamApp(self._state), UpstreamProtocol)
         loop = _new_loop()
         thread = threading.Thread(target=loop.run_forever, name="local-upstream", daemon=True)
         thread.start()

@@ -65,17 +65,26 @@ async def model(
     raise NotFound(f"model {name!r} not found", code="model_not_found", param="model")
 
 
+async def _proxied(
+    request: Request[Any, Any, Any], ctx: AuthContext, backends: Backends, *, chat: bool
+) -> Response[Any]:
+    started = time.perf_counter()
+    body = await request.body()
+    head = head_of(body)
+    if chat:
+        upstream, chunks = await backends.aiproxy.chat(ctx, head.model, body, bool(head.stream))
+    else:
+        upstream, chunks = await backends.aiproxy.embeddings(ctx, head.model, body)
+    return await relayed(upstream, chunks, started)
+
+
 @post("/v1/chat/completions", tags=TAGS, guards=READ)
 async def chat_completions(
     request: Request[Any, Any, Any], ctx: NamedDependency[AuthContext],
     backends: NamedDependency[Backends],
 ) -> Response[Any]:  # fmt: skip
     """The upstream's answer: JSON, or `text/event-stream` relayed as it arrives."""
-    started = time.perf_counter()
-    body = await request.body()
-    head = head_of(body)
-    upstream, chunks = await backends.aiproxy.chat(ctx, head.model, body, bool(head.stream))
-    return await relayed(upstream, chunks, started)
+    return await _proxied(request, ctx, backends, chat=True)
 
 
 @post("/v1/embeddings", tags=TAGS, guards=READ)
@@ -84,10 +93,7 @@ async def embeddings(
     backends: NamedDependency[Backends],
 ) -> Response[Any]:  # fmt: skip
     """The upstream's answer."""
-    started = time.perf_counter()
-    body = await request.body()
-    upstream, chunks = await backends.aiproxy.embeddings(ctx, head_of(body).model, body)
-    return await relayed(upstream, chunks, started)
+    return await _proxied(request, ctx, backends, chat=False)
 
 
 ROUTES: list[Any] = [models, model, chat_completions, embeddings]
