@@ -27,6 +27,7 @@ from bodhi_common.channels import open_channel
 from bodhi_common.clock import Clock
 from bodhi_common.grpc_server import GrpcServer
 from bodhi_common.internal_auth import InternalAuth
+from bodhi_common.tasks import cancel
 from bodhi_common.vault import Vault
 
 SERVICE_NAME = aiproxy_pb2.DESCRIPTOR.services_by_name["AiProxyService"].full_name
@@ -65,9 +66,7 @@ async def register(
         try:
             yield
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            await cancel(listener)
 
 
 SPEC = ServiceSpec(

@@ -6,7 +6,6 @@ lower of its scope and its owner's current role, and not at all once the owner h
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -18,6 +17,7 @@ from auth_svc.store import AuthStore
 from auth_svc.token_store import TokenStore
 from bodhi_common.clock import Clock
 from bodhi_common.errors import InvalidArgument, PermissionDenied, Unauthenticated
+from bodhi_common.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +106,7 @@ class ApiTokens:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+        await cancel(self._flusher)
         await self._flush()
 
     async def _record_usage(self) -> None:

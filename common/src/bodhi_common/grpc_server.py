@@ -4,7 +4,6 @@ drives health, and a graceful stop (NOT_SERVING first, then in-flight calls get 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -17,6 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from bodhi_common.db import StartupError
 from bodhi_common.interceptor import ServerInterceptor
 from bodhi_common.internal_auth import InternalAuth
+from bodhi_common.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +70,7 @@ class GrpcServer:
 
     async def stop(self) -> None:
         """Refuse new calls, let in-flight ones finish within the grace period, then stop."""
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+        await cancel(self._watch)
         await self._health.enter_graceful_shutdown()
         log.info("stopping", extra={"grace_seconds": self._grace})
         await self._server.stop(self._grace)

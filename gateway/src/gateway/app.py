@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -19,6 +18,7 @@ from redis.asyncio import Redis
 
 from bodhi_common.clock import Clock, SystemClock
 from bodhi_common.internal_auth import InternalAuth
+from bodhi_common.tasks import cancel
 from gateway.authn import Authenticator
 from gateway.bearer_cache import BearerCache, Throttle
 from gateway.clients import Backends
@@ -98,9 +98,7 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
         try:
             yield
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            await cancel(listener)
             await wiring["backends"].close()
             await wiring["redis"].aclose()
 

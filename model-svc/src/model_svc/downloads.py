@@ -22,6 +22,7 @@ import msgspec
 
 from bodhi_common.clock import Clock
 from bodhi_common.errors import Cancelled, FailedPrecondition, NotFound, ServiceError
+from bodhi_common.tasks import cancel
 from model_svc import cache, downloader
 from model_svc.alias_store import AliasStore
 from model_svc.catalog import Catalog
@@ -68,11 +69,7 @@ class Downloads:
     async def __aexit__(self, *exc: object) -> None:
         for event in self._cancels.values():
             event.set()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(*self._tasks)
         await self._store.release(self._worker)
 
     async def pull(

@@ -18,6 +18,7 @@ import msgspec
 from bodhi_common.clock import Clock
 from bodhi_common.context import ADMIN_ROLE, current_caller
 from bodhi_common.errors import InvalidArgument, PermissionDenied, ServiceError
+from bodhi_common.tasks import cancel
 from secret_svc import crypto
 from secret_svc.domain import NAMESPACES, AuditEntry
 from secret_svc.store import SecretStore
@@ -46,11 +47,7 @@ class Auditor:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(*self._tasks)
         await self._flush()
 
     def entry(self, operation: str, namespace: str | None, name: str | None) -> AuditEntry:
