@@ -31,7 +31,8 @@ def api_model(admin: BodhiClient, provider: LocalUpstream, canaries: set[str]) -
     canaries.add(PROVIDER_KEY)
     body = {
         "api_format": "openai", "base_url": provider.url, "api_key": PROVIDER_KEY,
-        "models": ["gpt-e2e", "embed-e2e", "slow-e2e", "stall-e2e", "busy-e2e"], "prefix": "e2e/",
+        "models": ["gpt-e2e", "embed-e2e", "slow-e2e", "stall-e2e", "busy-e2e", "wait-e2e"],
+        "prefix": "e2e/",
     }  # fmt: skip
     created = admin.http.post("/bodhi/v1/api-models", json=body)
     assert created.status_code == 201, created.text
@@ -39,6 +40,7 @@ def api_model(admin: BodhiClient, provider: LocalUpstream, canaries: set[str]) -
     provider.behave("slow-e2e", Behaviour(chunks=5, chunk_delay=0.2))
     provider.behave("stall-e2e", Behaviour(chunks=5, stall_after=1))
     provider.behave("busy-e2e", Behaviour(status=429))
+    provider.behave("wait-e2e", Behaviour(delay=30))
     model: dict[str, Any] = created.json()
     return model
 
@@ -209,6 +211,19 @@ def test_a_client_that_leaves_closes_the_upstream(
     closed = provider.wait_closed(record, 5.0)
     assert closed is not None, "the upstream request outlived the client"
     print(f"client left -> upstream closed: {(closed - left) * 1000:.1f} ms")
+
+
+def test_a_client_that_stops_waiting_closes_the_upstream(
+    stack: Stack, token: str, provider: LocalUpstream, api_model: dict[str, Any]
+) -> None:
+    body = {"model": "e2e/wait-e2e", "messages": HI}  # not streamed: the provider thinks long
+    headers = {"Authorization": f"Bearer {token}"}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{stack.gateway_url}/v1/chat/completions", json=body, headers=headers, timeout=0.5
+        )
+    record = next(r for r in reversed(provider.requests) if r.json["model"] == "wait-e2e")
+    assert provider.wait_closed(record, 5.0) is not None, "the upstream outlived the client"
 
 
 def test_local_aliases_reach_the_local_backend_with_their_defaults(

@@ -3,20 +3,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import msgspec
-from litestar import Response
+from litestar import Request, Response
 from litestar.response import Stream
 
-from bodhi_common.errors import ServiceError
+from bodhi_common.errors import Cancelled, ServiceError
+from bodhi_common.tasks import cancel
 from gateway.schemas.ai import Upstream
 
 OVERHEAD = "x-gateway-overhead-ms"
 EVENT_STREAM = "text/event-stream"
 ErrorChunk = Callable[[ServiceError], bytes]
+T = TypeVar("T")
 
 
 def overhead(started: float, upstream: Upstream) -> str:
@@ -53,6 +56,28 @@ def sse_error(err: ServiceError) -> bytes:
     return b"data: " + msgspec.json.encode(body) + b"\n\n"
 
 
+async def unless_gone(request: Request[Any, Any, Any], work: Awaitable[T]) -> T:
+    """`work`'s result; if the client goes away first, `work` is cancelled (and with it the
+    gRPC call and the upstream request) rather than left to run for nobody."""
+    doing = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_disconnect(request))
+    await asyncio.wait((doing, gone), return_when=asyncio.FIRST_COMPLETED)
+    await cancel(gone if doing.done() else doing)
+    if doing.cancelled():
+        raise Cancelled("the client went away", code="request_cancelled")
+    return doing.result()
+
+
+async def join(chunks: AsyncIterator[bytes]) -> bytes:
+    """A whole body."""
+    return b"".join([chunk async for chunk in chunks])
+
+
+async def _disconnect(request: Request[Any, Any, Any]) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 async def relayed(
     upstream: Upstream, chunks: AsyncIterator[bytes], started: float
 ) -> Response[Any]:
@@ -64,7 +89,7 @@ async def relayed(
             guarded(chunks, sse_error), status_code=upstream.status, media_type=media_type,
             headers=out,
         )  # fmt: skip
-    body = b"".join([chunk async for chunk in chunks])
+    body = await join(chunks)
     return Response(
         body, status_code=upstream.status, media_type=media_type, headers=headers(upstream, started)
     )

@@ -20,7 +20,7 @@ from gateway.clients import Backends
 from gateway.errors import http_error, service_error
 from gateway.guards import USER_API, guard
 from gateway.identity import AuthContext
-from gateway.relay import guarded
+from gateway.relay import guarded, join, unless_gone
 from gateway.schemas.models import ModelAliasOut, UserAliasOut
 
 READ = [guard(USER_API)]
@@ -87,17 +87,22 @@ async def chat(
     """A chat turn: newline-delimited JSON while streaming, one JSON object otherwise."""
     started = time.perf_counter_ns()
     asked = ollama.decode_chat(await request.body())
+    return await unless_gone(request, _answer(ctx, backends, asked, started))
+
+
+async def _answer(
+    ctx: AuthContext, backends: Backends, asked: ollama.ChatRequest, started: int
+) -> Response[Any]:
     upstream, chunks = await backends.aiproxy.chat(
         ctx, asked.model, ollama.to_openai(asked), asked.stream
     )
     if upstream.status >= 400:
-        body = b"".join([chunk async for chunk in chunks])
-        return _error(upstream.status, ollama.error_text(body))
+        return _error(upstream.status, ollama.error_text(await join(chunks)))
     if asked.stream:
         lines = ollama.ndjson_stream(asked.model, chunks, started, time.perf_counter_ns)
         return Stream(guarded(lines, ollama.error_line), media_type=NDJSON)
     try:
-        answer = msgspec.json.decode(b"".join([chunk async for chunk in chunks]))
+        answer = msgspec.json.decode(await join(chunks))
         return Response(ollama.from_openai(asked.model, answer, time.perf_counter_ns() - started))
     except (ValueError, msgspec.DecodeError):
         return _error(502, "the model server's answer could not be read")

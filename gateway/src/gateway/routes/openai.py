@@ -16,7 +16,7 @@ from bodhi_common.errors import InvalidArgument, NotFound
 from gateway.clients import Backends
 from gateway.guards import USER_API, guard
 from gateway.identity import AuthContext
-from gateway.relay import relayed
+from gateway.relay import relayed, unless_gone
 from gateway.schemas.ai import OpenAIModel, OpenAIModelList
 
 READ = [guard(USER_API)]
@@ -71,11 +71,15 @@ async def _proxied(
     started = time.perf_counter()
     body = await request.body()
     head = head_of(body)
-    if chat:
-        upstream, chunks = await backends.aiproxy.chat(ctx, head.model, body, bool(head.stream))
-    else:
-        upstream, chunks = await backends.aiproxy.embeddings(ctx, head.model, body)
-    return await relayed(upstream, chunks, started)
+
+    async def answer() -> Response[Any]:
+        if chat:
+            upstream, chunks = await backends.aiproxy.chat(ctx, head.model, body, bool(head.stream))
+        else:
+            upstream, chunks = await backends.aiproxy.embeddings(ctx, head.model, body)
+        return await relayed(upstream, chunks, started)
+
+    return await unless_gone(request, answer())
 
 
 @post("/v1/chat/completions", tags=TAGS, guards=READ)
