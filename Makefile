@@ -11,7 +11,7 @@ SYNCED := .venv/.bodhi-synced
 NPM_DONE := devstack/oidc/node_modules/.bodhi-installed
 PROTO_DONE := common/src/bodhi/.generated
 
-.PHONY: help setup proto run test lint fmt typecheck unit e2e deploy-check bench-secret bench-identity bench-downloads clean
+.PHONY: help setup proto run test lint fmt typecheck unit e2e deploy-check bench-secret bench-identity bench-proxy bench-downloads clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ bench-secret: setup ## secret-svc benchmark (writes bench/results/secret_vault.m
 
 bench-identity: setup ## bearer auth + login callback benchmark (writes bench/results/identity.md)
 	$(PY) python bench/identity.py
+
+bench-proxy: setup ## AI proxy benchmark: gateway vs LiteLLM vs direct (writes bench/results/proxy.md)
+	$(PY) python bench/proxy.py
 
 bench-downloads: setup ## model-svc download benchmark (writes bench/results/downloads.md)
 	$(PY) python bench/downloads.py
