@@ -184,6 +184,8 @@ def test_chunks_arrive_as_the_provider_sends_them(stack: Stack, token: str) -> N
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         assert float(response.headers["x-gateway-overhead-ms"]) >= 0
+        assert len(response.headers.get_list("x-request-id")) == 1  # ours, not the provider's
+        assert response.headers["x-upstream-request-id"].startswith("req-")
         for line in response.iter_lines():
             if line.startswith("data: {") and _content(line[6:]):
                 arrivals.append(time.monotonic())

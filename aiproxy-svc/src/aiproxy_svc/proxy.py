@@ -10,8 +10,10 @@ from aiproxy_svc.domain import Start
 from aiproxy_svc.router import Router
 from aiproxy_svc.upstream import Upstream, headers_of
 from bodhi_common.clock import Clock
+from bodhi_common.errors import ResourceExhausted
 
 PIECE = 1 << 20  # a whole body travels in pieces well under the 16 MiB message limit
+MAX_WHOLE = 15 << 20  # what fits one message
 
 
 def _start(response: aiohttp.ClientResponse, started: float, clock: Clock) -> Start:
@@ -30,6 +32,19 @@ class Proxy:
     def chat(self, model: str, body: bytes) -> AsyncIterator[Start | bytes]:
         """A chat completion's answer; see `forward`."""
         return self.forward("/chat/completions", model, body, chat=True)
+
+    async def whole(self, model: str, body: bytes) -> tuple[Start, bytes]:
+        """A chat completion's whole answer (an event stream, too, is read to its end)."""
+        target = await self._router.target(model, body, chat=True)
+        started = self._clock.monotonic()
+        async with self._upstream.post(target, "/chat/completions") as response:
+            whole = await self._upstream.read(response, target.provider)
+        if len(whole) > MAX_WHOLE:
+            raise ResourceExhausted(
+                "the answer is too large to return whole; ask for it streamed",
+                code="answer_too_large",
+            )
+        return _start(response, started, self._clock), whole
 
     def embeddings(self, model: str, body: bytes) -> AsyncIterator[Start | bytes]:
         """An embeddings answer; see `forward`."""

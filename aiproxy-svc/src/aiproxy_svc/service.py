@@ -100,6 +100,11 @@ class AiProxyServicer(aiproxy_pb2_grpc.AiProxyServiceServicer):
         async for part in self._proxy.chat(request.model, request.body):
             yield _part(pb.ChatCompletionResponse, part)
 
+    async def CompleteChat(self, request: pb.CompleteChatRequest, context: Context) -> Any:
+        """The upstream's whole answer in one message."""
+        start, body = await self._proxy.whole(request.model, request.body)
+        return pb.CompleteChatResponse(start=_start_pb(start), body=body)
+
     async def Embeddings(
         self, request: pb.EmbeddingsRequest, context: Context
     ) -> AsyncIterator[pb.EmbeddingsResponse]:

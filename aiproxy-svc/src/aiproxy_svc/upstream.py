@@ -20,7 +20,13 @@ from aiproxy_svc.domain import Target
 from bodhi_common.errors import DeadlineExceeded, ServiceError, Unavailable
 
 # Headers worth relaying to the client; hop-by-hop ones and lengths are the gateway's business.
-RELAYED = frozenset({"content-type", "x-request-id", "openai-model", "openai-processing-ms"})
+# The provider's request id is renamed: x-request-id is ours (the gateway's, in every log line).
+RELAYED = {
+    "content-type": "content-type",
+    "x-request-id": "x-upstream-request-id",
+    "openai-model": "openai-model",
+    "openai-processing-ms": "openai-processing-ms",
+}
 _RETRIES = 1
 
 
@@ -54,7 +60,8 @@ def session(connect: float, read: float, connections: int) -> aiohttp.ClientSess
 
 def headers_of(response: aiohttp.ClientResponse) -> list[tuple[str, str]]:
     """The response headers the gateway relays."""
-    return [(k.lower(), v) for k, v in response.headers.items() if k.lower() in RELAYED]
+    relayed = ((RELAYED.get(k.lower()), v) for k, v in response.headers.items())
+    return [(name, v) for name, v in relayed if name is not None]
 
 
 class Upstream:

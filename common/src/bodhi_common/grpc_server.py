@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 SERVER_OPTIONS = (
     # Clients ping idle connections to notice a dead peer; accept pings that often.
     ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
+    # (the C name GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS; with a wrong key the
+    # server kept its 5-minute default and answered our 20 s pings with GOAWAY too_many_pings)
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
 )

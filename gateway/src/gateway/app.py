@@ -123,7 +123,8 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
             },
             "ctx": Provide(_caller),
         },
-        state=State({"authenticator": wiring["authenticator"]}),
+        # Guards, and the proxy's hot handlers (which skip dependency injection), read these.
+        state=State({"authenticator": wiring["authenticator"], "backends": wiring["backends"]}),
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
         lifespan=[lifespan],

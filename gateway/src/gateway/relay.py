@@ -89,7 +89,12 @@ async def relayed(
             guarded(chunks, sse_error), status_code=upstream.status, media_type=media_type,
             headers=out,
         )  # fmt: skip
-    body = await join(chunks)
+    return whole(upstream, await join(chunks), started)
+
+
+def whole(upstream: Upstream, body: bytes, started: float) -> Response[bytes]:
+    """A whole answer with the upstream's status and content type."""
     return Response(
-        body, status_code=upstream.status, media_type=media_type, headers=headers(upstream, started)
-    )
+        body, status_code=upstream.status, media_type=content_type(upstream),
+        headers=headers(upstream, started),
+    )  # fmt: skip

@@ -130,6 +130,12 @@ class AiProxyClient:
         request = pb.ChatCompletionRequest(body=body, model=model, stream=stream)
         return await self._proxied(self._stub.ChatCompletion, request, ctx)
 
+    async def complete(self, ctx: AuthContext, model: str, body: bytes) -> tuple[Upstream, bytes]:
+        """A non-streamed chat completion's whole answer (no deadline, as for chat)."""
+        request = pb.CompleteChatRequest(body=body, model=model)
+        reply = await self._rpc("CompleteChat", request, ctx, bounded=False)
+        return _upstream(reply.start), reply.body
+
     async def embeddings(
         self, ctx: AuthContext, model: str, body: bytes
     ) -> tuple[Upstream, AsyncIterator[bytes]]:

@@ -93,19 +93,24 @@ async def chat(
 async def _answer(
     ctx: AuthContext, backends: Backends, asked: ollama.ChatRequest, started: int
 ) -> Response[Any]:
-    upstream, chunks = await backends.aiproxy.chat(
-        ctx, asked.model, ollama.to_openai(asked), asked.stream
-    )
-    if upstream.status >= 400:
-        return _error(upstream.status, ollama.error_text(await join(chunks)))
+    body = ollama.to_openai(asked)
     if asked.stream:
-        lines = ollama.ndjson_stream(asked.model, chunks, started, time.perf_counter_ns)
-        return Stream(guarded(lines, ollama.error_line), media_type=NDJSON)
+        upstream, chunks = await backends.aiproxy.chat(ctx, asked.model, body, True)
+        if upstream.status < 400:
+            lines = ollama.ndjson_stream(asked.model, chunks, started, time.perf_counter_ns)
+            return Stream(guarded(lines, ollama.error_line), media_type=NDJSON)
+        answer = await join(chunks)
+    else:
+        upstream, answer = await backends.aiproxy.complete(ctx, asked.model, body)
+    if upstream.status >= 400:
+        return _error(upstream.status, ollama.error_text(answer))
     try:
-        answer = msgspec.json.decode(await join(chunks))
-        return Response(ollama.from_openai(asked.model, answer, time.perf_counter_ns() - started))
+        reply = ollama.from_openai(
+            asked.model, msgspec.json.decode(answer), time.perf_counter_ns() - started
+        )
     except (ValueError, msgspec.DecodeError):
         return _error(502, "the model server's answer could not be read")
+    return Response(reply)
 
 
 def _error(status: int, message: str, code: str | None = None) -> Response[Any]:

@@ -16,7 +16,7 @@ from bodhi_common.errors import InvalidArgument, NotFound
 from gateway.clients import Backends
 from gateway.guards import USER_API, guard
 from gateway.identity import AuthContext
-from gateway.relay import relayed, unless_gone
+from gateway.relay import relayed, unless_gone, whole
 from gateway.schemas.ai import OpenAIModel, OpenAIModelList
 
 READ = [guard(USER_API)]
@@ -65,16 +65,21 @@ async def model(
     raise NotFound(f"model {name!r} not found", code="model_not_found", param="model")
 
 
-async def _proxied(
-    request: Request[Any, Any, Any], ctx: AuthContext, backends: Backends, *, chat: bool
-) -> Response[Any]:
+async def _proxied(request: Request[Any, Any, Any], *, chat: bool) -> Response[Any]:
+    # The hot path takes its wiring from the app state: resolving two injected dependencies
+    # costs Litestar a task group per request (~5 % of the gateway's CPU here).
     started = time.perf_counter()
+    state = request.app.state
+    ctx: AuthContext = await state.authenticator.context(request)  # the guard's, cached
+    backends: Backends = state.backends
     body = await request.body()
     head = head_of(body)
 
     async def answer() -> Response[Any]:
+        if chat and not head.stream:
+            return whole(*await backends.aiproxy.complete(ctx, head.model, body), started)
         if chat:
-            upstream, chunks = await backends.aiproxy.chat(ctx, head.model, body, bool(head.stream))
+            upstream, chunks = await backends.aiproxy.chat(ctx, head.model, body, True)
         else:
             upstream, chunks = await backends.aiproxy.embeddings(ctx, head.model, body)
         return await relayed(upstream, chunks, started)
@@ -83,21 +88,15 @@ async def _proxied(
 
 
 @post("/v1/chat/completions", tags=TAGS, guards=READ)
-async def chat_completions(
-    request: Request[Any, Any, Any], ctx: NamedDependency[AuthContext],
-    backends: NamedDependency[Backends],
-) -> Response[Any]:  # fmt: skip
+async def chat_completions(request: Request[Any, Any, Any]) -> Response[Any]:
     """The upstream's answer: JSON, or `text/event-stream` relayed as it arrives."""
-    return await _proxied(request, ctx, backends, chat=True)
+    return await _proxied(request, chat=True)
 
 
 @post("/v1/embeddings", tags=TAGS, guards=READ)
-async def embeddings(
-    request: Request[Any, Any, Any], ctx: NamedDependency[AuthContext],
-    backends: NamedDependency[Backends],
-) -> Response[Any]:  # fmt: skip
+async def embeddings(request: Request[Any, Any, Any]) -> Response[Any]:
     """The upstream's answer."""
-    return await _proxied(request, ctx, backends, chat=False)
+    return await _proxied(request, chat=False)
 
 
 ROUTES: list[Any] = [models, model, chat_completions, embeddings]
