@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchkit import ms, percentile
+from benchkit import added, ms, percentile, summarize
 from identity_stack import TOKEN_SCOPE
 
 from bodhi_devstack.stack import HOST, Stack
@@ -123,27 +123,6 @@ class HttpAB:
             }
             for name in names
         } | {"_samples": samples}
-
-
-def summarize(rounds: list[list[float]]) -> dict[str, Any]:
-    pooled = [x for r in rounds for x in r]
-    return {
-        "requests": len(pooled),
-        "p50_ms": ms(statistics.median(statistics.median(r) for r in rounds)),
-        "p99_ms": ms(percentile(pooled, 0.99)),
-        "mean_ms": ms(statistics.fmean(pooled)),
-    }
-
-
-def added(base: list[list[float]], path: list[list[float]]) -> dict[str, float]:
-    """Median of the per-round median differences, and the difference of pooled p99s."""
-    diffs = [statistics.median(p) - statistics.median(b) for b, p in zip(base, path, strict=True)]
-    pooled_base = [x for r in base for x in r]
-    pooled_path = [x for r in path for x in r]
-    return {
-        "p50_ms": ms(statistics.median(diffs)),
-        "p99_ms": ms(percentile(pooled_path, 0.99) - percentile(pooled_base, 0.99)),
-    }
 
 
 def http_bearer(stack: Stack, token: str, args: argparse.Namespace) -> dict[str, Any]:

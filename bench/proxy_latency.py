@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import msgspec
-from benchkit import ms, percentile
+from benchkit import added, ms, summarize
 from proxy_http import OVERHEAD, Conn, Events, Target
 from proxy_stack import BEHAVIOURS, cpu
 
@@ -29,29 +29,6 @@ PACED_CHUNKS = BEHAVIOURS["gpt-stream"].chunks
 
 def rotate(names: list[str], r: int) -> list[str]:
     return names[r % len(names) :] + names[: r % len(names)]
-
-
-def summarize(rounds: list[list[float]]) -> dict[str, Any]:
-    pooled = [x for r in rounds for x in r]
-    if not pooled:
-        return {"requests": 0}
-    return {
-        "requests": len(pooled),
-        "p50_ms": ms(statistics.median(statistics.median(r) for r in rounds if r)),
-        "p99_ms": ms(percentile(pooled, 0.99)),
-        "mean_ms": ms(statistics.fmean(pooled)),
-    }
-
-
-def added(base: list[list[float]], path: list[list[float]]) -> dict[str, float]:
-    """Median of the per-round median differences; difference of the pooled p99s."""
-    diffs = [statistics.median(p) - statistics.median(b) for b, p in zip(base, path, strict=True)]
-    pooled_base = [x for r in base for x in r]
-    pooled_path = [x for r in path for x in r]
-    return {
-        "p50_ms": ms(statistics.median(diffs)),
-        "p99_ms": ms(percentile(pooled_path, 0.99) - percentile(pooled_base, 0.99)),
-    }
 
 
 class Peers:
