@@ -10,7 +10,7 @@ from aiproxy_svc.domain import Start
 from aiproxy_svc.router import Router
 from aiproxy_svc.upstream import Upstream, headers_of
 from bodhi_common.clock import Clock
-from bodhi_common.errors import ResourceExhausted
+from bodhi_common.errors import FailedPrecondition
 
 PIECE = 1 << 20  # a whole body travels in pieces well under the 16 MiB message limit
 MAX_WHOLE = 15 << 20  # what fits one message
@@ -40,7 +40,7 @@ class Proxy:
         async with self._upstream.post(target, "/chat/completions") as response:
             whole = await self._upstream.read(response, target.provider)
         if len(whole) > MAX_WHOLE:
-            raise ResourceExhausted(
+            raise FailedPrecondition(
                 "the answer is too large to return whole; ask for it streamed",
                 code="answer_too_large",
             )
