@@ -31,7 +31,9 @@ def api_model(admin: BodhiClient, provider: LocalUpstream, canaries: set[str]) -
     canaries.add(PROVIDER_KEY)
     body = {
         "api_format": "openai", "base_url": provider.url, "api_key": PROVIDER_KEY,
-        "models": ["gpt-e2e", "embed-e2e", "slow-e2e", "stall-e2e", "busy-e2e", "wait-e2e"],
+        "models": [
+            "gpt-e2e", "embed-e2e", "slow-e2e", "stall-e2e", "busy-e2e", "wait-e2e", "cut-e2e",
+        ],
         "prefix": "e2e/",
     }  # fmt: skip
     created = admin.http.post("/bodhi/v1/api-models", json=body)
@@ -41,6 +43,7 @@ def api_model(admin: BodhiClient, provider: LocalUpstream, canaries: set[str]) -
     provider.behave("stall-e2e", Behaviour(chunks=5, stall_after=1))
     provider.behave("busy-e2e", Behaviour(status=429))
     provider.behave("wait-e2e", Behaviour(delay=30))
+    provider.behave("cut-e2e", Behaviour(chunks=5, chunk_delay=0.05, disconnect_after=3))
     model: dict[str, Any] = created.json()
     return model
 
@@ -197,6 +200,33 @@ def test_chunks_arrive_as_the_provider_sends_them(stack: Stack, token: str) -> N
 def _content(event: str) -> str:
     choices = json.loads(event).get("choices") or [{}]
     return str(choices[0].get("delta", {}).get("content") or "")
+
+
+def test_a_provider_that_drops_mid_stream_ends_it_with_an_error_event(
+    stack: Stack, token: str
+) -> None:
+    body = {"model": "e2e/cut-e2e", "messages": HI, "stream": True}
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.stream(
+        "POST", f"{stack.gateway_url}/v1/chat/completions", json=body, headers=headers, timeout=10
+    ) as response:
+        assert response.status_code == 200
+        events = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+    assert len(events) >= 2  # what came before the cut was relayed
+    assert json.loads(events[-1])["error"]["code"] == "upstream_unreachable"
+
+
+def test_streamed_tool_calls_reach_the_sdk(sdk: openai.OpenAI) -> None:
+    tool: ChatCompletionToolParam = {"type": "function", "function": {"name": "lookup"}}
+    name, arguments = "", ""
+    for chunk in sdk.chat.completions.create(
+        model="e2e/gpt-e2e", messages=HI, tools=[tool], stream=True
+    ):
+        for call in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+            name += (call.function.name or "") if call.function else ""
+            arguments += (call.function.arguments or "") if call.function else ""
+    assert name == "lookup"
+    assert json.loads(arguments) == {"x": 1}
 
 
 def test_a_client_that_leaves_closes_the_upstream(
