@@ -13,7 +13,6 @@ from litestar import Request, Response
 from litestar.response import Stream
 
 from bodhi_common.errors import Cancelled, ServiceError
-from bodhi_common.tasks import cancel
 from gateway.schemas.ai import Upstream
 
 OVERHEAD = "x-gateway-overhead-ms"
@@ -58,14 +57,27 @@ def sse_error(err: ServiceError) -> bytes:
 
 async def unless_gone(request: Request[Any, Any, Any], work: Awaitable[T]) -> T:
     """`work`'s result; if the client goes away first, `work` is cancelled (and with it the
-    gRPC call and the upstream request) rather than left to run for nobody."""
-    doing = asyncio.ensure_future(work)
-    gone = asyncio.ensure_future(_disconnect(request))
-    await asyncio.wait((doing, gone), return_when=asyncio.FIRST_COMPLETED)
-    await cancel(gone if doing.done() else doing)
-    if doing.cancelled():
-        raise Cancelled("the client went away", code="request_cancelled")
-    return doing.result()
+    gRPC call and the upstream request) rather than left to run for nobody. One watcher task
+    per request, which cancels this one: cheaper than racing two tasks."""
+    this = asyncio.current_task()
+    assert this is not None, "called from a task"
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        await _disconnect(request)
+        gone.set()
+        this.cancel()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if not gone.is_set():
+            raise
+        this.uncancel()
+        raise Cancelled("the client went away", code="request_cancelled") from None
+    finally:
+        watcher.cancel()
 
 
 async def join(chunks: AsyncIterator[bytes]) -> bytes:
