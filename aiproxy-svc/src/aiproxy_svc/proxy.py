@@ -37,8 +37,7 @@ class Proxy:
         """A chat completion's whole answer (an event stream, too, is read to its end)."""
         target = await self._router.target(model, body, chat=True)
         started = self._clock.monotonic()
-        async with self._upstream.post(target, "/chat/completions") as response:
-            whole = await self._upstream.read(response, target.provider)
+        response, whole = await self._upstream.post_whole(target, "/chat/completions")
         if len(whole) > MAX_WHOLE:
             raise FailedPrecondition(
                 "the answer is too large to return whole; ask for it streamed",

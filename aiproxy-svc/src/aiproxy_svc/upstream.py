@@ -74,10 +74,7 @@ class Upstream:
     async def post(self, target: Target, path: str) -> AsyncIterator[aiohttp.ClientResponse]:
         """An open response to `POST {base_url}{path}`; closed (connection dropped unless the
         body was read to the end) when the block exits, also when the caller is cancelled."""
-        headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
-        if target.api_key is not None:
-            headers["Authorization"] = f"Bearer {target.api_key}"
-        response = await self._send("POST", target, path, headers, target.body)
+        response = await self._send("POST", target, path, _post_headers(target), target.body)
         try:
             yield response
         except BaseException:
@@ -96,10 +93,19 @@ class Upstream:
             body = await self.read(response, target.provider)
         return response.status, _json(body), body
 
+    async def post_whole(self, target: Target, path: str) -> tuple[aiohttp.ClientResponse, bytes]:
+        """`POST {base_url}{path}` read to its end (the connection goes back to the pool): the
+        response, for its status and headers, and its body."""
+        response = await self._send("POST", target, path, _post_headers(target), target.body)
+        try:
+            return response, await self.read(response, target.provider)
+        except BaseException:
+            response.close()
+            raise
+
     async def post_json(self, target: Target, path: str) -> tuple[int, Any, bytes]:
         """`POST {base_url}{path}` read whole: (status, parsed JSON or None, raw body)."""
-        async with self.post(target, path) as response:
-            body = await self.read(response, target.provider)
+        response, body = await self.post_whole(target, path)
         return response.status, _json(body), body
 
     async def chunks(self, response: aiohttp.ClientResponse, provider: str) -> AsyncIterator[bytes]:
@@ -137,6 +143,13 @@ class Upstream:
             raise timed_out(provider) from None
         except aiohttp.ClientError:
             raise unreachable(provider) from None
+
+
+def _post_headers(target: Target) -> dict[str, str]:
+    headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+    if target.api_key is not None:
+        headers["Authorization"] = f"Bearer {target.api_key}"
+    return headers
 
 
 def _json(body: bytes) -> Any:
