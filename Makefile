@@ -5,7 +5,7 @@ SHELL := /bin/bash
 
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PY := $(UV) run --frozen --no-sync
-MEMBERS := common gateway auth-svc secret-svc model-svc aiproxy-svc devstack
+MEMBERS := common gateway auth-svc secret-svc model-svc aiproxy-svc devstack cli
 PROTOS := $(shell find proto -name '*.proto')
 SYNCED := .venv/.bodhi-synced
 NPM_DONE := devstack/oidc/node_modules/.bodhi-installed

@@ -1,0 +1,1 @@
+"""`bodhi`: the gateway's HTTP API from a terminal, with an API token."""
