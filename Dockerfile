@@ -46,6 +46,7 @@ COPY model-svc/pyproject.toml model-svc/
 COPY aiproxy-svc/pyproject.toml aiproxy-svc/
 COPY devstack/pyproject.toml devstack/
 COPY tests-e2e/pyproject.toml tests-e2e/
+COPY cli/pyproject.toml cli/
 
 # The stub generator, at the versions uv.lock pins for the root dev group (so the generated
 # code matches the protobuf runtime the services get), in a throw-away environment.

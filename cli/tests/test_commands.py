@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from bodhi_cli.commands.chat import delta_text
 from bodhi_cli.commands.models import alias_path, request_params
 from bodhi_cli.errors import ApiError, CliError

@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
 from bodhi_cli.config import DEFAULT_URL, config_path, load, save
 from bodhi_cli.errors import USAGE, CliError
 
