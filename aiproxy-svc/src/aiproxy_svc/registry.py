@@ -22,6 +22,7 @@ from aiproxy_svc.domain import ApiModel, ApiModelFields, mask
 from aiproxy_svc.store import ApiModelStore, not_found
 from bodhi_common.clock import Clock
 from bodhi_common.errors import DataLoss
+from bodhi_common.metrics import HitCounter
 from bodhi_common.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class ApiModels:
         self._read_at = 0.0
         self._listening = False
         self.listening = asyncio.Event()  # set while the LISTEN connection is up
+        self.lookups = HitCounter()  # of the routing table in memory
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -91,7 +93,9 @@ class ApiModels:
         """Every API model, from memory when the view is fresh and trusted."""
         fresh = self._clock.monotonic() - self._read_at < self._ttl
         if self._table is not None and self._listening and fresh:
+            self.lookups.hits += 1
             return self._table
+        self.lookups.misses += 1
         table = await self._store.all()
         if self._listening:
             self._table, self._read_at = table, self._clock.monotonic()

@@ -55,7 +55,8 @@ async def register(
         )  # fmt: skip
         api_models = ApiModels(ApiModelStore(pool), vault, clock, s.bodhi_api_model_cache_seconds)
         local = LocalModels(model_channel, internal, s.bodhi_rpc_timeout_seconds)
-        calls = upstream.Upstream(http)
+        calls = upstream.Upstream(http, server.metrics)
+        server.metrics.cache("api_models", api_models.lookups)
         proxy = Proxy(Router(api_models, local, s.bodhi_llm_backend_url), calls, clock)
         servicer = AiProxyServicer(api_models, Providers(api_models, calls), proxy, local)
         server.add(aiproxy_pb2_grpc.add_AiProxyServiceServicer_to_server, servicer, SERVICE_NAME)

@@ -9,15 +9,18 @@ nothing else is retried. Upstream 4xx/5xx are not errors here: they pass through
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import msgspec
+from prometheus_client import Counter, Histogram
 
 from aiproxy_svc.domain import Target
 from bodhi_common.errors import DeadlineExceeded, ServiceError, Unavailable
+from bodhi_common.metrics import LATENCY_BUCKETS, Metrics
 
 # Headers worth relaying to the client; hop-by-hop ones and lengths are the gateway's business.
 # The provider's request id is renamed: x-request-id is ours (the gateway's, in every log line).
@@ -64,11 +67,52 @@ def headers_of(response: aiohttp.ClientResponse) -> list[tuple[str, str]]:
     return [(name, v) for name, v in relayed if name is not None]
 
 
+class UpstreamMetrics:
+    """Per provider (an API model id, "local" or "test"): time to the response headers,
+    responses by status class, and failures (`unreachable`, `timeout`, also mid-answer)."""
+
+    def __init__(self, metrics: Metrics | None) -> None:
+        registry = None if metrics is None else metrics.registry  # None: counted, not exported
+        self._seconds = Histogram(
+            "bodhi_upstream_response_seconds", "Time from sending a request to a provider to its"
+            " response headers", ("provider",), buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self._responses = Counter(
+            "bodhi_upstream_responses", "Responses of providers, by status class (2xx..5xx)",
+            ("provider", "status"), registry=registry,
+        )  # fmt: skip
+        self._errors = Counter(
+            "bodhi_upstream_errors", "Provider calls that failed: unreachable or timeout",
+            ("provider", "error"), registry=registry,
+        )  # fmt: skip
+        self._children: dict[tuple[str, str], Counter] = {}
+
+    def answered(self, provider: str, status: int, started: float) -> None:
+        """A response head arrived."""
+        self._seconds.labels(provider).observe(time.perf_counter() - started)
+        key = (provider, f"{status // 100}xx")
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self._responses.labels(*key)
+        child.inc()
+
+    def unreachable(self, provider: str) -> ServiceError:
+        """Count a transport failure and return its error."""
+        self._errors.labels(provider, "unreachable").inc()
+        return unreachable(provider)
+
+    def timed_out(self, provider: str) -> ServiceError:
+        """Count a provider gone silent and return its error."""
+        self._errors.labels(provider, "timeout").inc()
+        return timed_out(provider)
+
+
 class Upstream:
     """POSTs and GETs to providers with the failure handling described above."""
 
-    def __init__(self, http: aiohttp.ClientSession) -> None:
+    def __init__(self, http: aiohttp.ClientSession, metrics: Metrics | None = None) -> None:
         self._http = http
+        self._m = UpstreamMetrics(metrics)
 
     @asynccontextmanager
     async def post(self, target: Target, path: str) -> AsyncIterator[aiohttp.ClientResponse]:
@@ -114,25 +158,29 @@ class Upstream:
             async for chunk in response.content.iter_any():
                 yield chunk
         except TimeoutError:
-            raise timed_out(provider) from None
+            raise self._m.timed_out(provider) from None
         except aiohttp.ClientError:
-            raise unreachable(provider) from None
+            raise self._m.unreachable(provider) from None
 
     async def _send(
         self, method: str, target: Target, path: str, headers: dict[str, str], body: bytes | None
     ) -> aiohttp.ClientResponse:
         url = target.base_url + path
+        started = time.perf_counter()
         for attempt in range(_RETRIES + 1):
             try:
-                return await self._http.request(method, url, data=body, headers=headers)
+                response = await self._http.request(method, url, data=body, headers=headers)
             except aiohttp.ClientConnectorError:
                 if attempt == _RETRIES:
-                    raise unreachable(target.provider) from None
+                    raise self._m.unreachable(target.provider) from None
                 await asyncio.sleep(0.05)
             except (TimeoutError, aiohttp.ServerTimeoutError):
-                raise timed_out(target.provider) from None
+                raise self._m.timed_out(target.provider) from None
             except (aiohttp.ClientError, ValueError):
-                raise unreachable(target.provider) from None
+                raise self._m.unreachable(target.provider) from None
+            else:
+                self._m.answered(target.provider, response.status, started)
+                return response
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def read(self, response: aiohttp.ClientResponse, provider: str) -> bytes:
@@ -140,9 +188,9 @@ class Upstream:
         try:
             return await response.read()
         except TimeoutError:
-            raise timed_out(provider) from None
+            raise self._m.timed_out(provider) from None
         except aiohttp.ClientError:
-            raise unreachable(provider) from None
+            raise self._m.unreachable(provider) from None
 
 
 def _post_headers(target: Target) -> dict[str, str]:

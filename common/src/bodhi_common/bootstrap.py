@@ -26,6 +26,7 @@ from bodhi_common.clock import Clock, SystemClock
 from bodhi_common.db import open_pool
 from bodhi_common.grpc_server import GrpcServer, wait_for_shutdown
 from bodhi_common.internal_auth import InternalAuth
+from bodhi_common.metrics_http import metrics_address
 from bodhi_common.migrations import migrate
 from bodhi_common.runner import run
 from bodhi_common.service_settings import ServiceSettings
@@ -72,7 +73,9 @@ def service_server(
         auth=InternalAuth(settings.bodhi_internal_key, component, clock),
         grace=settings.bodhi_shutdown_grace_seconds,
         probe=database_answers,
+        metrics_listen=metrics_address(settings.bodhi_metrics_listen, settings.bodhi_grpc_listen),
     )
+    server.metrics.pool(pool)
     servicer = SettingsServicer(
         f"{component}-svc", settings, os.environ if environ is None else environ, pool
     )

@@ -16,6 +16,8 @@ from grpc_reflection.v1alpha import reflection
 from bodhi_common.db import StartupError
 from bodhi_common.interceptor import ServerInterceptor
 from bodhi_common.internal_auth import InternalAuth
+from bodhi_common.metrics import GrpcMetrics, Metrics
+from bodhi_common.metrics_http import MetricsListener
 from bodhi_common.tasks import cancel
 
 log = logging.getLogger(__name__)
@@ -38,13 +40,28 @@ _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 class GrpcServer:
     """One service's gRPC server; `add` servicers, `start`, later `stop`."""
 
-    def __init__(self, *, listen: str, auth: InternalAuth, grace: float, probe: Probe) -> None:
+    def __init__(
+        self,
+        *,
+        listen: str,
+        auth: InternalAuth,
+        grace: float,
+        probe: Probe,
+        metrics_listen: str | None = None,
+    ) -> None:
         self._listen = listen
         self._grace = grace
         self._probe = probe
+        # This process's metrics (the servicers' own are added to it); served on metrics_listen.
+        self.metrics = Metrics()
         self._server = grpc.aio.server(
-            interceptors=[ServerInterceptor(auth)], options=SERVER_OPTIONS
+            interceptors=[ServerInterceptor(auth, GrpcMetrics(self.metrics))],
+            options=SERVER_OPTIONS,
         )
+        self._scrape = (
+            None if metrics_listen is None else MetricsListener(self.metrics, metrics_listen)
+        )
+        self._lag: asyncio.Task[None] | None = None
         self._health = health.aio.HealthServicer()
         self._names: list[str] = []
         self._watch: asyncio.Task[None] | None = None
@@ -64,6 +81,9 @@ class GrpcServer:
             self.port = self._server.add_insecure_port(self._listen)
         except RuntimeError as exc:
             raise StartupError(f"cannot listen on {self._listen}: {exc}") from None
+        if self._scrape is not None:
+            await self._scrape.start()
+        self._lag = asyncio.create_task(self.metrics.watch_loop())
         await self._server.start()
         await self._set_all(_SERVING)
         self._watch = asyncio.create_task(self._watch_dependencies(interval))
@@ -76,6 +96,14 @@ class GrpcServer:
         await self._health.enter_graceful_shutdown()
         log.info("stopping", extra={"grace_seconds": self._grace})
         await self._server.stop(self._grace)
+        await cancel(self._lag)
+        if self._scrape is not None:
+            await self._scrape.stop()
+
+    @property
+    def metrics_port(self) -> int:
+        """The bound port of the /metrics listener (0 when there is none)."""
+        return 0 if self._scrape is None else self._scrape.port
 
     async def _set_all(
         self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType

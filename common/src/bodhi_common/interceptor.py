@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextvars
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn, TypeAlias
 
@@ -21,6 +22,7 @@ from bodhi_common.context import (
 )
 from bodhi_common.errors import CODE_KEY, PARAM_KEY, Internal, ServiceError, Unimplemented
 from bodhi_common.internal_auth import InternalAuth
+from bodhi_common.metrics import GrpcMetrics, MethodMetrics
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +36,9 @@ Continuation: TypeAlias = "Callable[[grpc.HandlerCallDetails], Awaitable[Handler
 class ServerInterceptor(grpc.aio.ServerInterceptor):
     """Wraps every non-open method of the server (wrappers are built once per method)."""
 
-    def __init__(self, auth: InternalAuth) -> None:
+    def __init__(self, auth: InternalAuth, metrics: GrpcMetrics) -> None:
         self._auth = auth
+        self._metrics = metrics
         self._wrapped: dict[str, Handler] = {}
 
     async def intercept_service(
@@ -50,44 +53,50 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             handler = await continuation(handler_call_details)
             if handler is None:
                 return None
-            wrapped = self._wrapped[method] = _wrap(handler, method, self._auth)
+            timer = self._metrics.method(method)
+            wrapped = self._wrapped[method] = _wrap(handler, method, self._auth, timer)
         return wrapped
 
 
-def _wrap(handler: Handler, method: str, auth: InternalAuth) -> Handler:
+def _wrap(handler: Handler, method: str, auth: InternalAuth, timer: MethodMetrics) -> Handler:
     kwargs = {
         "request_deserializer": handler.request_deserializer,
         "response_serializer": handler.response_serializer,
     }
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(
-            _unary(handler.unary_unary, method, auth), **kwargs
+            _unary(handler.unary_unary, method, auth, timer), **kwargs
         )
     if handler.unary_stream is not None:
         return grpc.unary_stream_rpc_method_handler(
-            _streaming(handler.unary_stream, method, auth), **kwargs
+            _streaming(handler.unary_stream, method, auth, timer), **kwargs
         )
     # Client-streaming methods are not part of our contracts; refuse rather than run unchecked.
     raise TypeError(f"{method}: client-streaming RPCs are not supported by the interceptor")
 
 
-def _unary(behaviour: Any, method: str, auth: InternalAuth) -> Any:
+def _unary(behaviour: Any, method: str, auth: InternalAuth, timer: MethodMetrics) -> Any:
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         tokens = _enter(context)
+        started, ok = time.perf_counter(), False
         try:
             _authenticate(context, auth)
-            return await behaviour(request, context)
+            response = await behaviour(request, context)
+            ok = True
+            return response
         except Exception as exc:
             await _fail(context, exc, method)
         finally:
+            timer.done(context, ok, started)
             _leave(tokens)
 
     return call
 
 
-def _streaming(behaviour: Any, method: str, auth: InternalAuth) -> Any:
+def _streaming(behaviour: Any, method: str, auth: InternalAuth, timer: MethodMetrics) -> Any:
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
         tokens = _enter(context)
+        started, ok = time.perf_counter(), False
         try:
             _authenticate(context, auth)
             result = behaviour(request, context)
@@ -96,9 +105,11 @@ def _streaming(behaviour: Any, method: str, auth: InternalAuth) -> Any:
                     yield item
             else:
                 await result
+            ok = True
         except Exception as exc:
             await _fail(context, exc, method)
         finally:
+            timer.done(context, ok, started)
             _leave(tokens)
 
     return call

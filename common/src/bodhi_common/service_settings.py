@@ -31,6 +31,13 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper")
     bodhi_grpc_listen: Annotated[
         str, msgspec.Meta(description="host:port the gRPC server listens on")
     ] = "127.0.0.1:0"
+    bodhi_metrics_listen: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="host:port of the Prometheus /metrics listener"
+            " (unset: the gRPC host, its port + 1000)"
+        ),
+    ] = None
     bodhi_log_level: LogLevel = "info"
     bodhi_shutdown_grace_seconds: Annotated[
         Seconds, msgspec.Meta(description="Time in-flight calls get to finish on SIGTERM")

@@ -24,6 +24,7 @@ from gateway.bearer_cache import BearerCache, Throttle
 from gateway.clients import Backends
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.identity import AuthContext
+from gateway.metrics import GatewayMetrics
 from gateway.middleware import request_id_middleware
 from gateway.oauth import OAuthFlow
 from gateway.routes import (
@@ -91,6 +92,7 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
     """Build the app inside the event loop that will serve it (gRPC channels bind to it); the
     invalidation listener runs for the lifespan."""
     wiring = _wiring(settings, clock or SystemClock())
+    metrics = GatewayMetrics(wiring["bearer_cache"].lookups)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -115,6 +117,7 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
             *ollama.ROUTES,
             *ui.ROUTES,
             swagger_ui,
+            metrics.route,
         ],
         dependencies={
             **{
@@ -126,8 +129,8 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
         # Guards, and the proxy's hot handlers (which skip dependency injection), read these.
         state=State({"authenticator": wiring["authenticator"], "backends": wiring["backends"]}),
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware],
-        lifespan=[lifespan],
+        middleware=[metrics.middleware, request_id_middleware],
+        lifespan=[lifespan, metrics.lifespan],
         openapi_config=OpenAPIConfig(
             title="Bodhi API",
             version=version("bodhi-gateway"),

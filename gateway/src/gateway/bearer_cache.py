@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bodhi_common.clock import Clock
+from bodhi_common.metrics import HitCounter
 from gateway.identity import AuthContext
 
 log = logging.getLogger(__name__)
@@ -44,15 +45,19 @@ class BearerCache:
         self._ttl = ttl
         self._entries: OrderedDict[str, tuple[AuthContext, float]] = OrderedDict()
         self._listening = False
+        self.lookups = HitCounter()
 
     def get(self, digest: str) -> AuthContext | None:
         """A cached context still valid now."""
         entry = self._entries.get(digest)
         if entry is None:
+            self.lookups.misses += 1
             return None
         if self._clock.now() >= entry[1]:
             del self._entries[digest]
+            self.lookups.misses += 1
             return None
+        self.lookups.hits += 1
         return entry[0]
 
     def put(self, digest: str, ctx: AuthContext, expires_at: float | None) -> None:

@@ -22,6 +22,7 @@ import msgspec
 
 from bodhi_common.clock import Clock
 from bodhi_common.errors import Cancelled, FailedPrecondition, NotFound, ServiceError
+from bodhi_common.metrics import Metrics
 from bodhi_common.tasks import cancel
 from model_svc import cache, downloader
 from model_svc.alias_store import AliasStore
@@ -57,6 +58,7 @@ class Downloads:
         self._tasks: list[asyncio.Task[None]] = []
         self._cancels: dict[str, asyncio.Event] = {}
         self._watchers: dict[str, set[asyncio.Queue[Download]]] = {}
+        self.received_bytes = 0  # from the Hub by this replica, for metrics
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock.now(), UTC)
@@ -71,6 +73,13 @@ class Downloads:
             event.set()
         await cancel(*self._tasks)
         await self._store.release(self._worker)
+
+    def measure(self, metrics: Metrics) -> None:
+        """Export the downloads this replica runs and the bytes they received."""
+        running = "Downloads this replica is running"
+        metrics.gauge("bodhi_downloads_in_flight", running, lambda: len(self._cancels))
+        received = "Bytes received from the Hub by this replica"
+        metrics.counter("bodhi_download_bytes", received, lambda: self.received_bytes)
 
     async def pull(
         self, repo: str, filename: str, revision: str, alias: str | None = None
@@ -197,6 +206,7 @@ class _Job:
         self._bytes = download.downloaded_bytes
         self._started = owner._clock.monotonic()
         self._first_bytes = download.downloaded_bytes
+        self._present: int | None = None  # bytes on disk at the last progress report
 
     async def run(self) -> None:
         o, d, s = self._o, self._d, self._o._settings
@@ -242,7 +252,9 @@ class _Job:
         await o._finish(d, "completed", None, None)
 
     def _progress(self, downloaded: int) -> None:
-        self._bytes = downloaded
+        if self._present is not None:  # the first report is what a resume found on disk
+            self._o.received_bytes += downloaded - self._present
+        self._present = self._bytes = downloaded
 
     def _speed(self) -> float:
         elapsed = self._o._clock.monotonic() - self._started

@@ -61,6 +61,7 @@ async def register(
         downloads = Downloads(
             DownloadStore(pool), alias_store, catalog, settings, http, tokens, clock
         )
+        downloads.measure(server.metrics)
         async with downloads:
             servicer = ModelServicer(
                 downloads, Aliases(alias_store, settings.hub_cache, clock), catalog,
