@@ -44,6 +44,7 @@ def launch(
         data_dir=data_dir,
         gateway_port=free_port(),
         service_ports={c.name: free_port() for c in SERVICES},
+        metrics_ports={c.name: free_port() for c in SERVICES},
         postgres_url=pg_server,
         redis_url=redis.url,
         oidc_port=free_port(),

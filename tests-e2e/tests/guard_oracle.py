@@ -52,6 +52,7 @@ TABLE: list[tuple[str, str, Group]] = [
     # §1.1 system / setup: public
     ("GET", "/ping", OPTIONAL),
     ("GET", "/health", OPTIONAL),
+    ("GET", "/metrics", OPTIONAL),  # Prometheus text: counts by route template, no secrets
     ("GET", "/ready", OPTIONAL),
     ("GET", "/bodhi/v1/info", OPTIONAL),
     ("POST", "/bodhi/v1/setup", OPTIONAL),

@@ -48,6 +48,7 @@ class StackPlan(msgspec.Struct, kw_only=True):
     oidc_env: dict[str, str] = msgspec.field(default_factory=dict)  # e.g. OIDC_ACCESS_TOKEN_TTL
     hf_home: Path | None = None  # the model cache; None: <data_dir>/hf
     ready_timeout: float = 30.0
+    metrics_ports: dict[str, int] | None = None  # None: each gRPC port + 1000 (the default)
 
     def database_name(self, component: Component) -> str:
         """The database of one service, e.g. bodhi_auth."""
@@ -185,8 +186,15 @@ class Stack:
             name = self.plan.database_name(component)
             values["DATABASE_URL"] = database_url(self.postgres_url, name)
             values["BODHI_GRPC_LISTEN"] = values[addr_variable(component)]
+            env["BODHI_METRICS_LISTEN"] = self.metrics_address(component.name)
         env |= {key: values[key] for key in component.env}
         return env | self.plan.extra_env
+
+    def metrics_address(self, name: str) -> str:
+        """host:port where a service serves GET /metrics."""
+        ports = self.plan.metrics_ports
+        port = ports[name] if ports is not None else self.plan.service_ports[name] + 1000
+        return f"{HOST}:{port}"
 
     def _spawn(self, component: Component) -> Child:
         argv = [sys.executable, "-m", component.module]
