@@ -92,7 +92,8 @@ async def test_a_service_that_is_down_gives_a_503_envelope(stack: Stack) -> None
     assert response.status_code == 503
     assert response.json() == {
         "error": {
-            "message": "the auth service is unavailable, try again shortly",
+            "message": "A service this request needs is unavailable"
+            " (the auth service is unavailable, try again shortly).",
             "type": "service_unavailable",
             "code": "service_unavailable",
         }
@@ -128,7 +129,8 @@ async def test_an_operation_a_service_does_not_offer_gives_a_501_envelope(stack:
         response = await client.get("/bodhi/v1/info")
     assert response.status_code == 501
     assert response.json()["error"] == {
-        "message": "the auth service does not offer this operation",
+        "message": "This operation is not available"
+        " (the auth service does not offer this operation).",
         "type": "not_implemented_error",
         "code": "not_implemented",
     }

@@ -1,5 +1,6 @@
 """The one place where failures become HTTP responses: gRPC status → HTTP status (the google.rpc
-mapping) → the OpenAI-style envelope {"error": {"message", "type", "code", "param"}}."""
+mapping) → the OpenAI-style envelope {"error": {"message", "type", "code", "param"}}, its message
+from the catalog in the caller's language (gateway.i18n); the code never changes with it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from bodhi_common.errors import ServiceError
+from gateway.i18n import catalog, negotiate
 from gateway.schemas.system import ErrorBody, ErrorEnvelope
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,17 @@ STATUS_OF_CODE: dict[str, int] = {
     "already_has_access": 422,
     "upstream_unreachable": 502,  # a model provider (not one of our services) is down
     "provider_error": 502,
+    "upstream_answer_unreadable": 502,  # the model server answered, but not in a form we read
 }
-_INTERNAL = ("internal_error", "internal error, try again later")
+# The codes of the framework's own rejections (unknown route, wrong method, body too large).
+CODE_OF_STATUS: dict[int, str] = {
+    404: "route_not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+}
+INVALID_REQUEST = "invalid_request"
+INTERNAL_ERROR = "internal_error"
+_INTERNAL_DETAIL = "internal error, try again later"
 
 
 def envelope(status: int, code: str, message: str, param: str | None = None) -> Response[Any]:
@@ -72,12 +83,35 @@ def envelope(status: int, code: str, message: str, param: str | None = None) -> 
     return Response(body, status_code=status, media_type="application/json")
 
 
-def service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
+def localized(
+    request: Request[Any, Any, Any], code: str, detail: str, param: str | None = None
+) -> tuple[str, str]:
+    """(message, locale): the catalog's message for `code` in the request's language."""
+    locale = negotiate(request.headers.get("accept-language"))
+    return catalog().message(locale, code, detail, param), locale
+
+
+def error_response(
+    request: Request[Any, Any, Any], status: int, code: str, detail: str, param: str | None = None
+) -> Response[Any]:
+    """The envelope with its message in the caller's language (Content-Language says which)."""
+    message, locale = localized(request, code, detail, param)
+    response = envelope(status, code, message, param)
+    response.headers["Content-Language"] = locale
+    return response
+
+
+def status_of(exc: ServiceError) -> int:
+    """The HTTP status of a failure in the error vocabulary."""
+    return STATUS_OF_CODE.get(exc.code) or HTTP_STATUS.get(exc.status, 500)
+
+
+def service_error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
     """A failure in the error vocabulary, raised here or by a service (downstream.call)."""
-    status = STATUS_OF_CODE.get(exc.code) or HTTP_STATUS.get(exc.status, 500)
-    if status == 500 and exc.code == "internal_error":
-        return envelope(500, *_INTERNAL)
-    return envelope(status, exc.code, exc.message, exc.param)
+    status = status_of(exc)
+    if status == 500 and exc.code == INTERNAL_ERROR:
+        return error_response(request, 500, INTERNAL_ERROR, _INTERNAL_DETAIL)
+    return error_response(request, status, exc.code, exc.message, exc.param)
 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -87,17 +121,15 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
         return unexpected_error(request, exc)
     if isinstance(exc, ValidationException):
         param, message = _first_problem(exc)
-        return envelope(400, "invalid_request", message, param)
-    code = {404: "route_not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(
-        status, "invalid_request"
-    )
-    return envelope(status, code, str(exc.detail).lower() if exc.detail else code)
+        return error_response(request, 400, INVALID_REQUEST, message, param)
+    code = CODE_OF_STATUS.get(status, INVALID_REQUEST)
+    return error_response(request, status, code, str(exc.detail).lower() if exc.detail else code)
 
 
 def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Anything else: logged with its traceback, answered without internals."""
     log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
-    return envelope(500, *_INTERNAL)
+    return error_response(request, 500, INTERNAL_ERROR, _INTERNAL_DETAIL)
 
 
 def _first_problem(exc: ValidationException) -> tuple[str | None, str]:

@@ -14,10 +14,10 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.response import Stream
 
-from bodhi_common.errors import NotFound, ServiceError
+from bodhi_common.errors import Internal, NotFound, ServiceError
 from gateway import ollama
 from gateway.clients import Backends
-from gateway.errors import http_error, service_error
+from gateway.errors import INTERNAL_ERROR, http_error, localized, status_of
 from gateway.guards import USER_API, guard
 from gateway.identity import AuthContext
 from gateway.relay import guarded, join, unless_gone
@@ -109,7 +109,9 @@ async def _answer(
             asked.model, msgspec.json.decode(answer), time.perf_counter_ns() - started
         )
     except (ValueError, msgspec.DecodeError):
-        return _error(502, "the model server's answer could not be read")
+        raise Internal(
+            "the model server's answer could not be read", code="upstream_answer_unreadable"
+        ) from None
     return Response(reply)
 
 
@@ -120,14 +122,16 @@ def _error(status: int, message: str, code: str | None = None) -> Response[Any]:
 
 
 def _service_error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
-    """The status the OpenAI routes would give, in Ollama's body shape."""
-    status = service_error(request, exc).status_code or 500
+    """The status the OpenAI routes would give, in Ollama's body shape (message localized)."""
+    status = status_of(exc)
     if status == 500:
-        return _error(500, "internal error, try again later", "internal_error")
-    return _error(status, exc.message, exc.code)
+        message, _ = localized(request, INTERNAL_ERROR, "internal error, try again later")
+        return _error(500, message, INTERNAL_ERROR)
+    return _error(status, localized(request, exc.code, exc.message, exc.param)[0], exc.code)
 
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """The envelope's (already localized) message and code, in Ollama's body shape."""
     enveloped = http_error(request, exc)
     error = getattr(enveloped.content, "error", None)
     message = getattr(error, "message", "invalid request")
