@@ -4,6 +4,7 @@ error translation, request ids, health, SettingsService and graceful stop."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -192,30 +193,80 @@ async def test_settings_refuse_unknown_and_non_editable_keys(channel: grpc.aio.C
     assert dict(err.trailing_metadata() or ())[CODE_KEY] == "settings_error-not_found"
     err = await rpc_error(
         stub.ResetSetting(
-            settings_pb2.ResetSettingRequest(key="BODHI_LOG_LEVEL"), metadata=as_gateway()
+            settings_pb2.ResetSettingRequest(key="BODHI_DB_POOL_SIZE"), metadata=as_gateway()
         )
     )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert dict(err.trailing_metadata() or ())[CODE_KEY] == "settings_error-unsupported"
 
 
-async def test_stop_lets_in_flight_calls_finish_and_refuses_new_ones(
-    environ: dict[str, str],
+async def test_the_log_level_changes_at_once_and_is_audited(
+    channel: grpc.aio.Channel, database_url: str
 ) -> None:
+    stub = settings_pb2_grpc.SettingsServiceStub(channel)
+    root = logging.getLogger()
+    before = root.level
+    try:
+        refusals = [
+            (struct_pb2.Value(string_value="loud"), "invalid_value"),
+            (struct_pb2.Value(null_value=struct_pb2.NULL_VALUE), "null_value"),
+        ]
+        for bad, code in refusals:
+            request = settings_pb2.UpdateSettingRequest(key="BODHI_LOG_LEVEL", value=bad)
+            err = await rpc_error(stub.UpdateSetting(request, metadata=as_gateway()))
+            assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert (
+                dict(err.trailing_metadata() or ())[CODE_KEY] == f"settings_metadata_error-{code}"
+            )
+        request = settings_pb2.UpdateSettingRequest(
+            key="BODHI_LOG_LEVEL", value=struct_pb2.Value(string_value="debug")
+        )
+        reply = await stub.UpdateSetting(request, metadata=as_gateway())
+        assert reply.setting.source == settings_pb2.SETTING_SOURCE_DATABASE
+        assert reply.setting.current_value.string_value == "debug"
+        assert reply.setting.editable
+        assert root.level == logging.DEBUG  # applied without a restart
+        reset = settings_pb2.ResetSettingRequest(key="BODHI_LOG_LEVEL")
+        after = await stub.ResetSetting(reset, metadata=as_gateway())
+        assert after.setting.source == settings_pb2.SETTING_SOURCE_DEFAULT
+        assert root.level == logging.INFO
+    finally:
+        root.setLevel(before)
+    async with asyncpg.create_pool(database_url, min_size=1, max_size=1) as pool:
+        rows = await pool.fetch("SELECT key, value::text, actor FROM settings_audit ORDER BY id")
+    assert [(r["key"], r["value"]) for r in rows] == [
+        ("BODHI_LOG_LEVEL", '"debug"'), ("BODHI_LOG_LEVEL", None),
+    ]  # fmt: skip
+    assert all(r["actor"] == "gateway" for r in rows)
+
+
+async def test_a_change_applies_on_every_replica(environ: dict[str, str]) -> None:
+    """Two replicas on one database: a value set through one is applied by the other too."""
+    seen: dict[str, list[Any]] = {"a": [], "b": []}
+
+    def spec(name: str) -> ServiceSpec:
+        @asynccontextmanager
+        async def marks(server: GrpcServer, *_: Any) -> AsyncIterator[None]:
+            assert server.live is not None
+            server.live.editable("BODHI_SHUTDOWN_GRACE_SECONDS", seen[name].append)
+            yield
+
+        return ServiceSpec(component="auth", migrations=Path("/nonexistent"), register=marks)
+
     settings = load(ServiceSettings, environ)
-    async with running_service(SPEC, settings, SystemClock(), environ) as server:
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
-        stub = auth_pb2_grpc.AuthServiceStub(channel)
-        in_flight = asyncio.ensure_future(
-            stub.Logout(auth_pb2.LogoutRequest(), metadata=as_gateway())
+    async with (
+        running_service(spec("a"), settings, SystemClock(), environ) as first,
+        running_service(spec("b"), settings, SystemClock(), environ),
+        grpc.aio.insecure_channel(f"127.0.0.1:{first.port}") as channel,
+    ):
+        stub = settings_pb2_grpc.SettingsServiceStub(channel)
+        request = settings_pb2.UpdateSettingRequest(
+            key="BODHI_SHUTDOWN_GRACE_SECONDS", value=struct_pb2.Value(number_value=4)
         )
-        await asyncio.sleep(0.1)
-        stopping = asyncio.ensure_future(server.stop())
-        await asyncio.sleep(0.05)
-        late = await rpc_error(
-            stub.GetAppInfo(auth_pb2.GetAppInfoRequest(), metadata=as_gateway(), timeout=1)
-        )
-        assert late.code() == grpc.StatusCode.UNAVAILABLE
-        assert isinstance(await in_flight, auth_pb2.LogoutResponse)
-        await stopping
-        await channel.close()
+        await stub.UpdateSetting(request, metadata=as_gateway())
+        for _ in range(100):  # the NOTIFY reaches the other replica asynchronously
+            if seen["b"][-1:] == [4.0]:
+                break
+            await asyncio.sleep(0.02)
+    assert seen["a"][0] == seen["b"][0] == 10.0  # the default, applied at start
+    assert seen["a"][-1] == seen["b"][-1] == 4.0

@@ -14,20 +14,17 @@ import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Any
-
-import asyncpg
 
 from aiproxy_svc.domain import ApiModel, ApiModelFields, mask
 from aiproxy_svc.store import ApiModelStore, not_found
 from bodhi_common.clock import Clock
 from bodhi_common.errors import DataLoss
 from bodhi_common.metrics import HitCounter
+from bodhi_common.notify import listen_forever
 from bodhi_common.vault import Vault
 
 log = logging.getLogger(__name__)
 CHANNEL = "api_models_changed"
-_RECONNECT_SECONDS = 1.0
 
 
 def key_name(model_id: str) -> str:
@@ -137,33 +134,20 @@ class ApiModels:
 
     async def listen(self, database_url: str) -> None:
         """Hold a LISTEN connection for the life of the service, reconnecting when it drops."""
-        while True:
-            try:
-                conn = await asyncpg.connect(database_url, timeout=10)
-            except (OSError, asyncpg.PostgresError, TimeoutError) as err:
-                log.warning(
-                    "api model change listener cannot connect", extra={"error": type(err).__name__}
-                )
-                await asyncio.sleep(_RECONNECT_SECONDS)
-                continue
-            lost = asyncio.Event()
-            conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
-            try:
-                await conn.add_listener(CHANNEL, self._on_change)
-                self.drop()  # anything cached while not listening is suspect
-                self._listening = True
-                self.listening.set()
-                await lost.wait()
-            finally:
-                self._listening = False
-                self.listening.clear()
-                self.drop()
-                with contextlib.suppress(Exception):
-                    await conn.close(timeout=2)
-            await asyncio.sleep(_RECONNECT_SECONDS)
+        await listen_forever(database_url, CHANNEL, self._on_change, self._up, self._down)
 
-    def _on_change(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
-        self.drop(str(payload) or None)
+    def _up(self) -> None:
+        self.drop()  # anything cached while not listening is suspect
+        self._listening = True
+        self.listening.set()
+
+    def _down(self) -> None:
+        self._listening = False
+        self.listening.clear()
+        self.drop()
+
+    def _on_change(self, payload: str) -> None:
+        self.drop(payload or None)
 
 
 def _now(clock: Clock) -> datetime:

@@ -30,7 +30,12 @@ class Router:
     def __init__(self, api_models: ApiModels, local: LocalModels, backend_url: str | None) -> None:
         self._api = api_models
         self._local = local
-        self._backend = backend_url.rstrip("/") if backend_url else None
+        self._backend: str | None = None
+        self.use_backend(backend_url)
+
+    def use_backend(self, url: str | None) -> None:
+        """Send local models to `url` from now on (BODHI_LLM_BACKEND_URL, editable live)."""
+        self._backend = url.rstrip("/") if url else None
 
     async def target(self, name: str, body: bytes, *, chat: bool) -> Target:
         """Where `body` (a request for model `name`) goes; NotFound for an unknown model."""

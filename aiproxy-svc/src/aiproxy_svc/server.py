@@ -57,7 +57,10 @@ async def register(
         local = LocalModels(model_channel, internal, s.bodhi_rpc_timeout_seconds)
         calls = upstream.Upstream(http, server.metrics)
         server.metrics.cache("api_models", api_models.lookups)
-        proxy = Proxy(Router(api_models, local, s.bodhi_llm_backend_url), calls, clock)
+        router = Router(api_models, local, s.bodhi_llm_backend_url)
+        assert server.live is not None
+        server.live.editable("BODHI_LLM_BACKEND_URL", router.use_backend)
+        proxy = Proxy(router, calls, clock)
         servicer = AiProxyServicer(api_models, Providers(api_models, calls), proxy, local)
         server.add(aiproxy_pb2_grpc.add_AiProxyServiceServicer_to_server, servicer, SERVICE_NAME)
         listener = asyncio.create_task(api_models.listen(s.database_url))

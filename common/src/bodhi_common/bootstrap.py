@@ -12,6 +12,7 @@ stop. A service's server.py only says what is its own:
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -22,15 +23,19 @@ from typing import Any
 import asyncpg
 
 from bodhi.settings.v1 import settings_pb2, settings_pb2_grpc
+from bodhi_common import logs
 from bodhi_common.clock import Clock, SystemClock
 from bodhi_common.db import open_pool
 from bodhi_common.grpc_server import GrpcServer, wait_for_shutdown
 from bodhi_common.internal_auth import InternalAuth
+from bodhi_common.live_settings import LiveSettings, PostgresSettingStore
 from bodhi_common.metrics_http import metrics_address
 from bodhi_common.migrations import migrate
+from bodhi_common.notify import listen_forever
 from bodhi_common.runner import run
 from bodhi_common.service_settings import ServiceSettings
 from bodhi_common.settings_service import SettingsServicer
+from bodhi_common.tasks import cancel
 
 COMMON_MIGRATIONS = Path(__file__).parent / "migrations"
 SETTINGS_SERVICE = settings_pb2.DESCRIPTOR.services_by_name["SettingsService"].full_name
@@ -76,11 +81,37 @@ def service_server(
         metrics_listen=metrics_address(settings.bodhi_metrics_listen, settings.bodhi_grpc_listen),
     )
     server.metrics.pool(pool)
-    servicer = SettingsServicer(
-        f"{component}-svc", settings, os.environ if environ is None else environ, pool
+    live = LiveSettings(
+        settings, os.environ if environ is None else environ, PostgresSettingStore(pool)
     )
+    live.editable("BODHI_LOG_LEVEL", logs.set_level)
+    server.live = live
+    servicer = SettingsServicer(f"{component}-svc", live)
     server.add(settings_pb2_grpc.add_SettingsServiceServicer_to_server, servicer, SETTINGS_SERVICE)
     return server
+
+
+@asynccontextmanager
+async def live_settings(server: GrpcServer, settings: ServiceSettings) -> AsyncIterator[None]:
+    """Stored values applied before serving; every replica re-applies when one changes them."""
+    live = server.live
+    assert live is not None, "service_server sets it"
+    await live.refresh()
+
+    def changed(_key: str) -> None:
+        tasks.add(asyncio.ensure_future(live.refresh()))
+
+    tasks: set[asyncio.Future[None]] = set()
+    listener = asyncio.ensure_future(
+        listen_forever(
+            settings.database_url, PostgresSettingStore.CHANNEL, changed,
+            lambda: changed(""), lambda: None,
+        )
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        await cancel(listener, *tasks)  # type: ignore[arg-type]
 
 
 @asynccontextmanager
@@ -119,7 +150,11 @@ async def running_service(
     """The service serving on its port until the block exits (tests listen on port 0)."""
     async with service_database(spec.component, settings, spec.migrations, clock) as pool:
         server = service_server(spec.component, settings, pool, clock, environ)
-        async with spec.register(server, pool, settings, clock), serving(server):
+        async with (
+            spec.register(server, pool, settings, clock),
+            live_settings(server, settings),
+            serving(server),
+        ):
             yield server
 
 

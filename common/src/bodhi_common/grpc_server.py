@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from bodhi_common.db import StartupError
 from bodhi_common.interceptor import ServerInterceptor
 from bodhi_common.internal_auth import InternalAuth
+from bodhi_common.live_settings import LiveSettings
 from bodhi_common.metrics import GrpcMetrics, Metrics
 from bodhi_common.metrics_http import MetricsListener
 from bodhi_common.tasks import cancel
@@ -66,6 +67,9 @@ class GrpcServer:
         self._names: list[str] = []
         self._watch: asyncio.Task[None] | None = None
         self.port = 0
+        # The component's runtime-editable settings (bootstrap.service_server sets it); a
+        # service's register() marks its own editable keys on it.
+        self.live: LiveSettings | None = None
 
     def add(self, register: Callable[[Any, Any], None], servicer: object, full_name: str) -> None:
         """Register a servicer, e.g. add(auth_pb2_grpc.add_AuthServiceServicer_to_server, ...)."""

@@ -61,6 +61,11 @@ def parse_level(name: str) -> int:
         ) from None
 
 
+def set_level(level: str) -> None:
+    """Change the level of every logger at run time (BODHI_LOG_LEVEL edited by an admin)."""
+    logging.getLogger().setLevel(parse_level(level))
+
+
 def configure(service: str, level: str, stream: TextIO | None = None) -> None:
     """Send every logger's records, as JSON lines, to stdout (or `stream`) at the given level."""
     handler = logging.StreamHandler(stream or sys.stdout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -19,8 +20,10 @@ from redis.asyncio import Redis
 from bodhi_common.clock import Clock, SystemClock
 from bodhi_common.internal_auth import InternalAuth
 from bodhi_common.tasks import cancel
+from gateway import live
 from gateway.authn import Authenticator
 from gateway.bearer_cache import BearerCache, Throttle
+from gateway.canonical import canonical_middleware
 from gateway.clients import Backends
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.identity import AuthContext
@@ -39,6 +42,9 @@ from gateway.routes import (
     tokens,
     ui,
 )  # fmt: skip
+from gateway.routes import (
+    settings as settings_routes,
+)
 from gateway.sessions import SessionStore
 from gateway.settings import GatewaySettings
 from gateway.web import Web
@@ -66,6 +72,7 @@ def _wiring(settings: GatewaySettings, clock: Clock) -> dict[str, Any]:
     )
     cache = BearerCache(redis, clock, s.bodhi_bearer_cache_seconds)
     throttle = Throttle(redis, s.bodhi_invalid_bearer_limit)
+    backends.settings.live = live.gateway_settings(s, os.environ, redis, sessions)
     return {
         "settings": s, "redis": redis, "backends": backends, "web": web, "sessions": sessions,
         "bearer_cache": cache,
@@ -97,10 +104,12 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         listener = asyncio.create_task(wiring["bearer_cache"].listen())
+        settings_live = wiring["backends"].settings.live
+        follower = asyncio.create_task(live.follow(settings_live, wiring["redis"]))
         try:
             yield
         finally:
-            await cancel(listener)
+            await cancel(listener, follower)
             await wiring["backends"].close()
             await wiring["redis"].aclose()
 
@@ -116,6 +125,7 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
             *openai.ROUTES,
             *ollama.ROUTES,
             *ui.ROUTES,
+            *settings_routes.ROUTES,
             swagger_ui,
             metrics.route,
         ],
@@ -129,7 +139,13 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
         # Guards, and the proxy's hot handlers (which skip dependency injection), read these.
         state=State({"authenticator": wiring["authenticator"], "backends": wiring["backends"]}),
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[metrics.middleware, request_id_middleware],
+        middleware=[
+            metrics.middleware,
+            canonical_middleware(
+                settings.bodhi_public_url if settings.bodhi_canonical_redirect else None
+            ),
+            request_id_middleware,
+        ],
         lifespan=[lifespan, metrics.lifespan],
         openapi_config=OpenAPIConfig(
             title="Bodhi API",

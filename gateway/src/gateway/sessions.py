@@ -49,8 +49,13 @@ class SessionStore:
     def __init__(self, redis: Redis, clock: Clock, *, idle: float, absolute: float) -> None:
         self._redis = redis
         self._clock = clock
-        self._idle = idle
         self._absolute = absolute
+        self.set_idle(idle)
+
+    def set_idle(self, idle: float) -> None:
+        """Sessions end after `idle` seconds without a request (BODHI_SESSION_IDLE_SECONDS,
+        editable live; a session's next request applies the new limit)."""
+        self._idle = idle
         self._touch_every = min(_TOUCH_AT_MOST, idle / 4)
 
     async def create(self, session: Session) -> str:

@@ -46,6 +46,12 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper")
         ]
         | None
     ) = None
+    bodhi_canonical_redirect: Annotated[
+        bool,
+        msgspec.Meta(
+            description="With BODHI_PUBLIC_URL set, send browsers on another origin there (301)"
+        ),
+    ] = True
     bodhi_session_idle_seconds: Annotated[
         Seconds, msgspec.Meta(description="A session ends after this long without a request")
     ] = 7200.0

@@ -56,6 +56,8 @@ class Downloads:
         self._worker = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._wanted = 0
+        self._running = 0
         self._cancels: dict[str, asyncio.Event] = {}
         self._watchers: dict[str, set[asyncio.Queue[Download]]] = {}
         self.received_bytes = 0  # from the Hub by this replica, for metrics
@@ -64,9 +66,17 @@ class Downloads:
         return datetime.fromtimestamp(self._clock.now(), UTC)
 
     async def __aenter__(self) -> Downloads:
-        count = self._settings.bodhi_download_workers
-        self._tasks = [asyncio.create_task(self._work()) for _ in range(count)]
+        self.resize(self._settings.bodhi_download_workers)
         return self
+
+    def resize(self, workers: int) -> None:
+        """Run `workers` download workers from now on (BODHI_DOWNLOAD_WORKERS, editable live):
+        new ones start at once; surplus ones stop once their current download is done."""
+        self._tasks = [t for t in self._tasks if not t.done()]
+        self._wanted = workers
+        for _ in range(workers - len(self._tasks)):
+            self._tasks.append(asyncio.create_task(self._work()))
+        self._wake.set()
 
     async def __aexit__(self, *exc: object) -> None:
         for event in self._cancels.values():
@@ -160,7 +170,11 @@ class Downloads:
 
     async def _work(self) -> None:
         lease = self._settings.bodhi_download_lease_seconds
+        self._running += 1
         while True:
+            if self._running > self._wanted:  # fewer workers were asked for: this one goes
+                self._running -= 1
+                return
             download = await self._store.claim(self._worker, lease, self._now())
             if download is None:
                 self._wake.clear()

@@ -61,6 +61,8 @@ async def register(
         downloads = Downloads(
             DownloadStore(pool), alias_store, catalog, settings, http, tokens, clock
         )
+        assert server.live is not None
+        server.live.editable("BODHI_DOWNLOAD_WORKERS", downloads.resize)
         downloads.measure(server.metrics)
         async with downloads:
             servicer = ModelServicer(

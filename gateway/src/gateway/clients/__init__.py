@@ -14,6 +14,7 @@ from bodhi_common.internal_auth import InternalAuth
 from gateway.clients.aiproxy import AiProxyClient
 from gateway.clients.auth import AuthClient
 from gateway.clients.model import ModelClient
+from gateway.clients.settings import SettingsClient
 from gateway.schemas.system import Check
 from gateway.settings import GatewaySettings
 
@@ -38,6 +39,7 @@ class Backends:
         self.auth = AuthClient(self._channels["auth"], internal, timeout)
         self.model = ModelClient(self._channels["model"], internal, timeout)
         self.aiproxy = AiProxyClient(self._channels["aiproxy"], internal, timeout)
+        self.settings = SettingsClient(self._channels, internal, timeout)
         self.health = HealthClient(self._channels)
 
     async def close(self) -> None:
