@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from typing import Any, TextIO
@@ -23,6 +24,43 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
 }
 
 
+# Redaction by construction: fields named like a credential never show their value, and text
+# that looks like one (a bearer header, our API tokens, provider and Hub keys, a JWT) is masked
+# wherever it appears: the message, any extra field, an exception's text.
+SECRET_FIELDS = frozenset({
+    "authorization", "cookie", "set-cookie", "token", "access_token", "refresh_token",
+    "id_token", "api_key", "password", "passphrase", "secret", "client_secret", "master_key",
+})  # fmt: skip
+_SECRET_TEXT = re.compile(
+    r"(?i)(?P<cookie>(?:__Host-)?bodhiapp_(?:session_id|login)=)[^\s;\"']+"
+    r"|(?P<bearer>bearer\s+)[^\s\"',;]+"
+    r"|\b(?P<token>bodhiapp_|sk-|hf_)[A-Za-z0-9_\-]{6,}"
+    r"|\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"
+)
+
+
+def redact(text: str) -> str:
+    """`text` with anything that looks like a credential masked."""
+    return _SECRET_TEXT.sub(_mask, text)
+
+
+def _mask(match: re.Match[str]) -> str:
+    prefix = match.group("cookie") or match.group("bearer") or match.group("token") or ""
+    return f"{prefix}***"
+
+
+def _clean(key: str, value: Any) -> Any:
+    if key.lower() in SECRET_FIELDS:
+        return "***"
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _clean(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean("", v) for v in value]
+    return value
+
+
 class JsonFormatter(logging.Formatter):
     """Renders a record as one JSON line: ts, level, service, logger, msg, request_id, extras."""
 
@@ -38,16 +76,16 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "service": self._service,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         request_id = request_id_var.get()
         if request_id is not None:
             entry["request_id"] = request_id
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+                entry[key] = _clean(key, value)
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = redact(self.formatException(record.exc_info))
         return _encoder.encode(entry).decode()
 
 
