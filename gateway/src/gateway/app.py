@@ -113,7 +113,7 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
             await wiring["backends"].close()
             await wiring["redis"].aclose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *system.ROUTES,
             *auth.ROUTES,
@@ -139,13 +139,7 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
         # Guards, and the proxy's hot handlers (which skip dependency injection), read these.
         state=State({"authenticator": wiring["authenticator"], "backends": wiring["backends"]}),
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[
-            metrics.middleware,
-            canonical_middleware(
-                settings.bodhi_public_url if settings.bodhi_canonical_redirect else None
-            ),
-            request_id_middleware,
-        ],
+        middleware=[metrics.middleware, request_id_middleware],
         lifespan=[lifespan, metrics.lifespan],
         openapi_config=OpenAPIConfig(
             title="Bodhi API",
@@ -156,3 +150,8 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
         logging_config=None,  # logs go through bodhi_common.logs (JSON lines)
         debug=False,
     )
+    # Before routing, unlike Litestar's middleware: a browser on another origin is sent to the
+    # public one whatever the path or method support (reference 0.4).
+    public = settings.bodhi_public_url if settings.bodhi_canonical_redirect else None
+    app.asgi_handler = canonical_middleware(public)(app.asgi_handler)
+    return app
