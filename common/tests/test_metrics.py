@@ -14,7 +14,6 @@ import asyncpg
 import grpc
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from bodhi.auth.v1 import auth_pb2, auth_pb2_grpc
 from bodhi_common.bootstrap import ServiceSpec, running_service
@@ -26,6 +25,7 @@ from bodhi_common.internal_auth import InternalAuth
 from bodhi_common.metrics import HitCounter, Metrics
 from bodhi_common.metrics_http import metrics_address
 from bodhi_common.service_settings import ServiceSettings
+from bodhi_devstack.scrape import parse, value
 
 KEY = "metrics-test-internal-key-0123456789"
 INFO = "bodhi.auth.v1.AuthService/GetAppInfo"
@@ -57,20 +57,6 @@ async def register(
 
 
 SPEC = ServiceSpec(component="auth", migrations=Path("/nonexistent"), register=register)
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def parse(text: str) -> Samples:
-    """Every sample of a scrape, keyed by (name, labels)."""
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float | None:
-    return samples.get((name, frozenset(labels.items())))
 
 
 @pytest.fixture

@@ -4,23 +4,11 @@ template (never the raw path) and status, latency, bearer cache lookups, event-l
 from __future__ import annotations
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
+
+from bodhi_devstack.scrape import Samples, parse, value
 
 Client = httpx.AsyncClient
 RAW_ID = "d0wnl0ad-id-that-must-not-be-a-label"
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def parse(text: str) -> Samples:
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float | None:
-    return samples.get((name, frozenset(labels.items())))
 
 
 async def scrape(client: Client) -> Samples:

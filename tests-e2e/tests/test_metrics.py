@@ -7,26 +7,21 @@ from __future__ import annotations
 import httpx
 import pytest
 from conftest import PROVIDER_KEY
-from prometheus_client.parser import text_string_to_metric_families
 
 from bodhi_devstack.components import SERVICES
+from bodhi_devstack.scrape import Samples, parse
 from bodhi_devstack.stack import Stack
 from bodhi_devstack.upstream import LocalUpstream
 from bodhi_e2e.client import BodhiClient
 
 RAW_ALIAS = "no-such-alias-3f9c1d"
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def scrape(url: str) -> Samples:
     response = httpx.get(url, timeout=5)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(response.text)
-        for s in family.samples
-    }
+    return parse(response.text)
 
 
 def total(samples: Samples, name: str, **labels: str) -> float:
