@@ -1,7 +1,8 @@
 """Pulls: one pending download per file (a unique partial index), a bounded pool of workers that
 claim downloads with a renewable lease, progress written to the database at most once a second
-and pushed to watchers as it happens, and downloads resumed after a crash or restart (the lease
-lapses, a worker claims it again, and the downloader resumes from its partial file)."""
+and pushed to watchers on every replica (watchers.py), and downloads resumed after a crash or
+restart (the lease lapses, a worker here or on another replica claims it again, and the
+downloader resumes from its partial file)."""
 
 from __future__ import annotations
 
@@ -31,10 +32,10 @@ from model_svc.domain import Download, UserAlias
 from model_svc.download_store import DownloadStore
 from model_svc.hub_token import HubTokens
 from model_svc.settings import ModelSettings
+from model_svc.watchers import Watchers
 
 log = logging.getLogger(__name__)
 
-_TERMINAL = ("completed", "error", "cancelled")
 _REPORT_SECONDS = 0.25  # watchers
 _WRITE_SECONDS = 1.0  # database
 
@@ -59,13 +60,15 @@ class Downloads:
         self._wanted = 0
         self._running = 0
         self._cancels: dict[str, asyncio.Event] = {}
-        self._watchers: dict[str, set[asyncio.Queue[Download]]] = {}
+        self._watchers = Watchers(store.get)
+        self._listener: asyncio.Task[None] | None = None
         self.received_bytes = 0  # from the Hub by this replica, for metrics
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock.now(), UTC)
 
     async def __aenter__(self) -> Downloads:
+        self._listener = asyncio.create_task(self._watchers.listen(self._settings.database_url))
         self.resize(self._settings.bodhi_download_workers)
         return self
 
@@ -81,7 +84,7 @@ class Downloads:
     async def __aexit__(self, *exc: object) -> None:
         for event in self._cancels.values():
             event.set()
-        await cancel(*self._tasks)
+        await cancel(*self._tasks, self._listener)
         await self._store.release(self._worker)
 
     def measure(self, metrics: Metrics) -> None:
@@ -143,30 +146,9 @@ class Downloads:
             downloader.discard(self._partial_path(download, download.commit))
         return download
 
-    async def watch(self, download_id: str) -> AsyncIterator[Download]:
-        """The download now, then each change until it ends (local events; the database once a
-        second for downloads another replica runs)."""
-        current = await self._store.get(download_id)
-        yield current
-        queue: asyncio.Queue[Download] = asyncio.Queue(maxsize=64)
-        self._watchers.setdefault(download_id, set()).add(queue)
-        try:
-            while current.status not in _TERMINAL:
-                try:
-                    update = await asyncio.wait_for(queue.get(), timeout=1.0)
-                except TimeoutError:
-                    update = await self._store.get(download_id)
-                if update != current:
-                    current = update
-                    yield current
-        finally:
-            self._watchers[download_id].discard(queue)
-
-    def _publish(self, download: Download) -> None:
-        for queue in self._watchers.get(download.id, ()):
-            if queue.full():  # a slow watcher only needs the latest state
-                queue.get_nowait()
-            queue.put_nowait(download)
+    def watch(self, download_id: str) -> AsyncIterator[Download]:
+        """The download now, then each change until it ends, whichever replica runs it."""
+        return self._watchers.watch(download_id)
 
     async def _work(self) -> None:
         lease = self._settings.bodhi_download_lease_seconds
@@ -201,7 +183,7 @@ class Downloads:
     ) -> None:
         values = {"error": error, "error_code": code}
         done = await self._store.finish(download.id, self._worker, status, values, self._now())
-        self._publish(done or await self._store.get(download.id))
+        self._watchers.publish(done or await self._store.get(download.id))
 
     def _partial_path(self, download: Download, commit: str) -> Path:
         """One partial file per file and commit, whichever download (or retry) fetches it."""
@@ -284,7 +266,7 @@ class _Job:
                 await self._write(downloaded_bytes=self._bytes, bytes_per_second=self._speed())
             else:
                 update = {"downloaded_bytes": self._bytes, "bytes_per_second": self._speed()}
-                self._o._publish(_with(self._d, update))
+                self._o._watchers.publish(_with(self._d, update))
 
     async def _write(self, **values: Any) -> None:
         o = self._o
@@ -297,7 +279,7 @@ class _Job:
             self._cancel.set()
             return
         self._d = written
-        o._publish(written)
+        o._watchers.publish(written)
 
 
 def _with(download: Download, values: dict[str, Any]) -> Download:
