@@ -11,7 +11,7 @@ SYNCED := .venv/.bodhi-synced
 NPM_DONE := devstack/oidc/node_modules/.bodhi-installed
 PROTO_DONE := common/src/bodhi/.generated
 
-.PHONY: help setup proto run test lint fmt typecheck unit e2e deploy-check bench-secret bench-identity bench-proxy bench-downloads clean
+.PHONY: help setup proto run test lint fmt typecheck unit e2e deploy-check k8s-validate bench-secret bench-identity bench-proxy bench-downloads clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ e2e: setup ## Whole-stack tests over HTTP
 deploy-check: setup ## Validate docker-compose.yml and the Dockerfile offline
 	$(PY) pytest -q deploy/tests
 
+k8s-validate: setup ## Render deploy/k8s (base, dev, prod) and validate it offline against the Kubernetes schemas
+	$(PY) pytest -q deploy/tests/test_k8s.py
+
 bench-secret: setup ## secret-svc benchmark (writes bench/results/secret_vault.md)
 	$(PY) python bench/secret_vault.py
 
@@ -81,7 +84,7 @@ bench-proxy: setup ## AI proxy benchmark: gateway vs LiteLLM vs direct (writes b
 bench-downloads: setup ## model-svc download benchmark (writes bench/results/downloads.md)
 	$(PY) python bench/downloads.py
 
-test: lint typecheck unit deploy-check e2e ## Everything CI runs
+test: lint typecheck unit deploy-check k8s-validate e2e ## Everything CI runs
 	@echo "all checks passed"
 
 clean: ## Remove installed and generated files (keeps .data/, make run's databases)
