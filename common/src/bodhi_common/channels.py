@@ -18,6 +18,9 @@ CHANNEL_OPTIONS = (
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
     # No transparent retries: every caller has its own deadline and error handling.
     ("grpc.enable_retries", 0),
+    # Spread calls over every address the name resolves to: with several replicas behind a
+    # headless Service (one DNS record per pod) each gets its share; one address works as before.
+    ("grpc.service_config", '{"loadBalancingConfig": [{"round_robin": {}}]}'),
 )
 
 

@@ -31,6 +31,9 @@ SERVER_OPTIONS = (
     ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+    # Clients re-resolve the service's name when a connection ends: closing each one after five
+    # minutes lets them find replicas that started since (calls in flight finish first).
+    ("grpc.max_connection_age_ms", 300_000),
 )
 
 Probe = Callable[[], Awaitable[bool]]
