@@ -3,12 +3,15 @@ a change applies at once (no restart), and bad values get the reference's codes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from conftest import cache_gguf, launch
 
+from bodhi_devstack.proc import free_port
 from bodhi_devstack.stack import Stack
 from bodhi_devstack.upstream import Behaviour, LocalUpstream
 from bodhi_e2e.client import BodhiClient
@@ -128,3 +131,28 @@ def test_the_local_backend_is_set_and_moved_without_a_restart(bare_stack: Stack)
             again = user.http.post("/v1/chat/completions", json=ask)
             assert again.status_code == 503
             assert len(backend.requests) == 1
+
+
+def test_a_gateway_setting_reaches_every_gateway(
+    admin: BodhiClient, stack: Stack, restore: list[tuple[str, str]]
+) -> None:
+    port = free_port()
+    stack.extra_gateway(port)
+    restore.append(("BODHI_SESSION_IDLE_SECONDS", "gateway"))
+    changed = admin.http.put(
+        f"{PATH}/BODHI_SESSION_IDLE_SECONDS", json={"value": 1800}, params={"component": "gateway"}
+    )
+    assert changed.status_code == 200
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", cookies=admin.http.cookies) as other:
+        for _ in range(100):  # Redis pub/sub carries it to the other gateway: allow 2 s
+            listed = other.get(PATH)
+            assert listed.status_code == 200
+            idle = next(
+                s for s in listed.json()
+                if (s["component"], s["key"]) == ("gateway", "BODHI_SESSION_IDLE_SECONDS")
+            )  # fmt: skip
+            if idle["source"] == "database":
+                break
+            time.sleep(0.02)
+    assert (idle["source"], idle["current_value"]) == ("database", 1800)
+    stack.children.pop(f"gateway-{port}").stop()
