@@ -34,6 +34,17 @@ async def test_requests_are_counted_by_route_template_and_status(client: Client)
     assert not any(RAW_ID in label for label in labels)
 
 
+async def test_requests_that_match_no_route_are_counted_without_their_path(
+    client: Client,
+) -> None:
+    assert (await client.get(f"/no/such/{RAW_ID}")).status_code == 404
+    samples = await scrape(client)
+    requests = "bodhi_http_requests_total"
+    assert value(samples, requests, method="GET", route="unmatched", status="404") == 1
+    labels = {v for _, label_set in samples for _, v in label_set}
+    assert not any(RAW_ID in label for label in labels)
+
+
 async def test_bearer_cache_lookups_and_loop_lag_are_exported(client: Client) -> None:
     headers = {"Authorization": "Bearer bodhiapp_not-a-real-token-0123456789"}
     assert (await client.get("/bodhi/v1/models", headers=headers)).status_code == 401

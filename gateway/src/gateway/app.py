@@ -139,7 +139,7 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
         # Guards, and the proxy's hot handlers (which skip dependency injection), read these.
         state=State({"authenticator": wiring["authenticator"], "backends": wiring["backends"]}),
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[metrics.middleware, request_id_middleware],
+        middleware=[request_id_middleware],
         lifespan=[lifespan, metrics.lifespan],
         openapi_config=OpenAPIConfig(
             title="Bodhi API",
@@ -150,8 +150,9 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
         logging_config=None,  # logs go through bodhi_common.logs (JSON lines)
         debug=False,
     )
-    # Before routing, unlike Litestar's middleware: a browser on another origin is sent to the
-    # public one whatever the path or method support (reference 0.4).
+    # Around routing, unlike Litestar's middleware: every request is measured (unmatched ones
+    # too), and a browser on another origin is sent to the public one whatever the path or
+    # method support (reference 0.4).
     public = settings.bodhi_public_url if settings.bodhi_canonical_redirect else None
-    app.asgi_handler = canonical_middleware(public)(app.asgi_handler)
+    app.asgi_handler = metrics.middleware(canonical_middleware(public)(app.asgi_handler))
     return app

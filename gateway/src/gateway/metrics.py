@@ -25,6 +25,10 @@ from bodhi_common.tasks import cancel
 Key = tuple[str, str, str]  # method, route template, status
 
 
+# Methods are labels as they are; anything else a client invents is one label, never many.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class GatewayMetrics:
     """The gateway process's registry: HTTP requests, the bearer cache, event-loop lag."""
 
@@ -45,7 +49,8 @@ class GatewayMetrics:
         self.route = self._route()
 
     def middleware(self, app: ASGIApp) -> ASGIApp:
-        """Route middleware (Litestar runs it after routing, so the template is known)."""
+        """Wraps the whole app, routing included: after the call the router has put the route's
+        template in the scope; requests that matched no route count as `unmatched`."""
 
         async def measure(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != ScopeType.HTTP:
@@ -63,7 +68,8 @@ class GatewayMetrics:
             try:
                 await app(scope, receive, send_status)
             finally:
-                key = (scope["method"], scope.get("path_template", ""), str(status))
+                method = scope["method"] if scope["method"] in METHODS else "OTHER"
+                key = (method, scope.get("path_template") or "unmatched", str(status))
                 self._observe(key, time.perf_counter() - started)
 
         return measure
