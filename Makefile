@@ -11,7 +11,7 @@ SYNCED := .venv/.bodhi-synced
 NPM_DONE := devstack/oidc/node_modules/.bodhi-installed
 PROTO_DONE := common/src/bodhi/.generated
 
-.PHONY: help setup proto run test lint fmt typecheck unit e2e deploy-check k8s-validate bench-secret bench-identity bench-proxy bench-downloads clean
+.PHONY: help setup proto run test lint fmt typecheck unit e2e deploy-check k8s-validate bench-secret bench-identity bench-proxy bench-downloads bench bench-quick bench-soak clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -83,6 +83,32 @@ bench-proxy: setup ## AI proxy benchmark: gateway vs LiteLLM vs direct (writes b
 
 bench-downloads: setup ## model-svc download benchmark (writes bench/results/downloads.md)
 	$(PY) python bench/downloads.py
+
+# `make bench`: every benchmark in its own process, then bench/results/latest.md; ~12 min here.
+# Downloads use a 512 MiB file and 2 rounds, the soak 120 s (bench-soak: the full 10 minutes).
+SOAK_SECONDS ?= 120
+bench: setup ## Every benchmark (P1-P10, ~12 min), then bench/results/latest.md
+	@start=$$(date +%s); \
+	$(PY) python bench/secret_vault.py; \
+	$(PY) python bench/identity.py; \
+	$(PY) python bench/proxy.py; \
+	$(PY) python bench/downloads.py --size-mib 512 --rounds 2; \
+	$(PY) python bench/grpc_hop.py; \
+	$(PY) python bench/memory.py --soak-seconds $(SOAK_SECONDS); \
+	$(PY) python bench/startup.py --runs 3; \
+	$(PY) python bench/latest.py --total-seconds $$(( $$(date +%s) - start ))
+
+bench-soak: setup ## P9's full 10-minute soak at 500 req/s (bench/results/memory.md), then latest.md
+	$(PY) python bench/memory.py --soak-seconds 600
+	$(PY) python bench/latest.py
+
+bench-quick: setup ## A ~2-minute subset of `make bench` (writes bench/results/latest-quick.md)
+	@start=$$(date +%s); \
+	$(PY) python bench/proxy.py --quick --no-litellm; \
+	$(PY) python bench/grpc_hop.py --rounds 2 --per-round 300 --warm-up 200 --seconds 2 --name grpc_hop-quick; \
+	$(PY) python bench/memory.py --idle-only --name memory-quick; \
+	$(PY) python bench/startup.py --runs 1 --name startup-quick; \
+	$(PY) python bench/latest.py --quick --total-seconds $$(( $$(date +%s) - start ))
 
 test: lint typecheck unit deploy-check k8s-validate e2e ## Everything CI runs
 	@echo "all checks passed"

@@ -15,8 +15,9 @@ local OpenAI-compatible upstream (bodhi_devstack.upstream, record=False, in a pr
 
     uv run python bench/proxy.py [--quick] [--no-litellm]
 
-Writes bench/results/proxy.md and .json (--quick only prints). Parts: proxy_http (clients),
-proxy_stack (processes), proxy_latency (1, 2), proxy_load (3), proxy_stream (4), proxy_report.
+Writes bench/results/proxy.md and .json (--quick: proxy-quick.md and .json). Parts: proxy_http
+(clients), proxy_stack (processes), proxy_latency (1, 2), proxy_load (3), proxy_stream (4),
+proxy_report.
 """
 
 from __future__ import annotations
@@ -226,7 +227,9 @@ def main() -> None:
         upstream_process()
         return
     cli = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    cli.add_argument("--quick", action="store_true", help="a ~1-minute subset; prints only")
+    cli.add_argument(
+        "--quick", action="store_true", help="a ~1-minute subset; writes proxy-quick.*"
+    )
     cli.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM peer")
     args = cli.parse_args()
     settings = QUICK if args.quick else FULL
@@ -234,10 +237,7 @@ def main() -> None:
     result = measure(settings, not args.no_litellm)
     result["total_run_s"] = round(time.monotonic() - started, 1)
     text = report(result)
-    if args.quick:
-        sys.stdout.write(text)
-    else:
-        write_results("proxy", text, result)
+    write_results("proxy-quick" if args.quick else "proxy", text, result)
 
 
 if __name__ == "__main__":
