@@ -70,7 +70,7 @@ deploy-check: setup ## Validate docker-compose.yml and the Dockerfile offline
 	$(PY) pytest -q deploy/tests
 
 k8s-validate: setup ## Render deploy/k8s (base, dev, prod) and validate it offline against the Kubernetes schemas
-	$(PY) pytest -q deploy/tests/test_k8s.py
+	$(PY) pytest -q deploy/tests/test_k8s.py deploy/tests/test_k8s_policies.py
 
 bench-secret: setup ## secret-svc benchmark (writes bench/results/secret_vault.md)
 	$(PY) python bench/secret_vault.py
