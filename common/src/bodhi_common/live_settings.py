@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
+from bodhi_common.config import is_secret
 from bodhi_common.errors import InvalidArgument, NotFound
 from bodhi_common.setting_types import convert
 
@@ -87,7 +88,8 @@ class LiveSettings:
         field = self._checked(key)
         value = convert(key, field.type, raw)
         await self._store.put(key, value, actor)
-        log.info("setting changed", extra={"key": key, "value": value, "actor": actor})
+        shown = "***" if is_secret(field) else value
+        log.info("setting changed", extra={"key": key, "value": shown, "actor": actor})
         await self.refresh()
 
     async def reset(self, key: str, actor: str) -> None:
