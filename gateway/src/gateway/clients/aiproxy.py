@@ -123,11 +123,11 @@ class AiProxyClient:
         ]  # fmt: skip
 
     async def chat(
-        self, ctx: AuthContext, model: str, body: bytes, stream: bool
+        self, ctx: AuthContext, model: str, body: bytes
     ) -> tuple[Upstream, AsyncIterator[bytes]]:
-        """The upstream's start, and its body as it arrives (iterate it to the end or close it:
-        closing cancels the call, and with it the upstream request)."""
-        request = pb.ChatCompletionRequest(body=body, model=model, stream=stream)
+        """A streamed chat: the upstream's start, and its body as it arrives (iterate it to the
+        end or close it: closing cancels the call, and with it the upstream request)."""
+        request = pb.ChatCompletionRequest(body=body, model=model, stream=True)
         return await self._proxied(self._stub.ChatCompletion, request, ctx)
 
     async def complete(self, ctx: AuthContext, model: str, body: bytes) -> tuple[Upstream, bytes]:

@@ -95,7 +95,7 @@ async def _answer(
 ) -> Response[Any]:
     body = ollama.to_openai(asked)
     if asked.stream:
-        upstream, chunks = await backends.aiproxy.chat(ctx, asked.model, body, True)
+        upstream, chunks = await backends.aiproxy.chat(ctx, asked.model, body)
         if upstream.status < 400:
             lines = ollama.ndjson_stream(asked.model, chunks, started, time.perf_counter_ns)
             return Stream(guarded(lines, ollama.error_line), media_type=NDJSON)

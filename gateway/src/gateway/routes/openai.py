@@ -79,7 +79,7 @@ async def _proxied(request: Request[Any, Any, Any], *, chat: bool) -> Response[A
         if chat and not head.stream:
             return whole(*await backends.aiproxy.complete(ctx, head.model, body), started)
         if chat:
-            upstream, chunks = await backends.aiproxy.chat(ctx, head.model, body, True)
+            upstream, chunks = await backends.aiproxy.chat(ctx, head.model, body)
         else:
             upstream, chunks = await backends.aiproxy.embeddings(ctx, head.model, body)
         return await relayed(upstream, chunks, started)
