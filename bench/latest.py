@@ -1,6 +1,7 @@
 """Assemble bench/results/latest.md and .json (`make bench`) from the per-benchmark JSON files:
 the machine, the versions, and one table of PERFORMANCE.md's targets P1-P10, each with the
-measured figure and met / missed.
+measured figure and met / missed; then, for each target missed, its cause from the profile and
+what it would take (bench/missed.py).
 
     uv run python bench/latest.py [--quick]
 
@@ -21,6 +22,7 @@ from typing import Any
 
 import msgspec
 from benchkit import RESULTS, cpu_model, write_results
+from missed import WHY
 
 NAMES = ("proxy", "grpc_hop", "identity", "secret_vault", "downloads", "memory", "startup")
 Row = tuple[str, str, str, bool | None, str]  # id, what, target, met, figure
@@ -215,6 +217,17 @@ def versions(found: dict[str, dict[str, Any] | None]) -> dict[str, str]:
     return out
 
 
+def machine(data: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    """The machine the figures were measured on (each report records its own), not this one's."""
+    cpus = sorted({str(dig(d, "machine", "cpu")) for d in data.values() if d and "machine" in d})
+    here = {"cpu": cpu_model(), "cores": os.cpu_count(), "kernel": platform.release()}
+    if not cpus or cpus == [here["cpu"]]:
+        return here
+    kernels = {dig(d, "machine", "kernel") for d in data.values() if d and "machine" in d}
+    kernel = ", ".join(sorted(str(k) for k in kernels if k)) or "not recorded"
+    return {"cpu": " / ".join(cpus), "cores": here["cores"], "kernel": kernel}
+
+
 def assemble(quick: bool, total_s: float | None) -> tuple[str, dict[str, Any]]:
     loaded = {name: load(name, quick) for name in NAMES}
     data = {name: pair[0] for name, pair in loaded.items()}
@@ -231,7 +244,7 @@ def assemble(quick: bool, total_s: float | None) -> tuple[str, dict[str, Any]]:
         rows.append({"id": pid, "what": what, "target": goal, "met": met, "figure": figure,
                      "source": file or source})  # fmt: skip
     result: dict[str, Any] = {
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "kernel": platform.release()},
+        "machine": machine(data),
         "versions": versions(data),
         "targets": rows,
         "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -264,6 +277,10 @@ def assemble(quick: bool, total_s: float | None) -> tuple[str, dict[str, Any]]:
         "a bare Python HTTP server's RSS, the Python import floor); see each linked report for the "
         "side-by-side tables and method.",
     ]
+    misses = [r["id"] for r in rows if r["met"] is False]
+    if misses:
+        lines += ["", "## The targets missed: what explains each, and what it would take", ""]
+        lines += [f"- **{pid}**: {WHY.get(pid, 'not analysed yet.')}" for pid in misses]
     if quick:
         lines.append(
             "Quick subset: fewer rounds and shorter steps, no soak; a row whose source has no "

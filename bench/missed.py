@@ -1,0 +1,75 @@
+"""For each PERFORMANCE.md target that a run can miss: what the profile says explains it and what
+it would take to meet it. latest.py prints the entry of every row a run marks as missed, so
+latest.md names each miss with its figure (the table), its cause and its price (below).
+
+The texts name causes and levers, not figures: the figures are the run's own, in the table and in
+the linked reports (profile.md holds the py-spy breakdown they refer to).
+"""
+
+from __future__ import annotations
+
+_HOP = (
+    "the gRPC hop gateway -> aiproxy-svc is the structural cost: about a third of the gateway's "
+    "CPU per request and half of aiproxy's is grpc (C-core, its poller thread, the loop wake-ups "
+    "it causes), on top of one more loopback round trip ([profile.md](profile.md))"
+)
+
+WHY: dict[str, str] = {
+    "P1": (
+        "The gateway and aiproxy-svc each spend about 0.5 ms of CPU per chat "
+        "([profile.md](profile.md)): Litestar's per-request machinery ~20 % of the gateway's, "
+        "grpc ~21 %, uvicorn ~8 %; " + _HOP + ". The ratio to LiteLLM and the p99 hold. "
+        "Would take: a raw ASGI handler for non-streamed chat (skips Litestar's response "
+        "conversion, ~5 %), granian instead of uvicorn, and above all one hop fewer: the gateway "
+        "calling a warm provider itself while aiproxy-svc keeps owning configuration and keys "
+        "(served to gateways by a watch stream with the same NOTIFY invalidation). That moves "
+        "provider keys into gateway memory, a trust change ARCHITECTURE.md would have to accept."
+    ),
+    "P2": (
+        "Same cause as P3: at 1,000 req/s the box is past the rate the stack sustains, so the "
+        "open-loop schedule queues and p99 grows with the queue, with no errors. Would take what "
+        "P3 takes."
+    ),
+    "P3": (
+        "CPU-bound on 2 cores shared by the load generator, the upstream, the gateway and "
+        "aiproxy-svc: gateway + aiproxy use about 1.0-1.5 ms of CPU per request, so the stack "
+        "saturates well before 1,400 req/s. " + _HOP[0].upper() + _HOP[1:] + ". Would take: "
+        "halving CPU per request (one hop fewer, as in P1) or more cores: gateways and aiproxy "
+        "replicas are stateless and scale out (deploy/k8s runs several)."
+    ),
+    "P4": (
+        "Time to first event adds the server-streaming RPC's start message to everything P1 "
+        "pays; gaps between chunks and disconnects meet their targets. Would take what P1 takes."
+    ),
+    "P5": (
+        "Our server adds an interceptor (internal-token check from its cache, request id, "
+        "metrics) to a bare grpc.aio server measured in the same run; the bare server's own p50 "
+        "is most of the budget on this box. Would take: a cheaper interceptor, or a faster box."
+    ),
+    "P7": (
+        "GetSecret's p99 is the gRPC hop's tail, not crypto: the bare hop alone (same run) is "
+        "most of the p99 and the AES-GCM work is microseconds per call. Would take what P5 "
+        "takes; callers on the hot path already keep decrypted keys in memory (aiproxy-svc "
+        "does), so the vault is not on the chat path."
+    ),
+    "P8": (
+        "curl -o writes without hashing; model-svc verifies SHA-256 as the bytes arrive (the "
+        "target's 'without a second full read') and fsyncs progress for resume, from a disk "
+        "thread of its own. SHA-256 runs at 1.0-1.7 GB/s per core on these machines (openssl "
+        "speed), the order of curl -o's loopback copy, and both cores are shared with the Hub "
+        "serving the file, so a verified download here cannot approach an unverified one; "
+        "against curl followed by a hash it is the 'vs curl+sha256' column, and it beats "
+        "hf_hub_download. Over a real network "
+        "(below ~1 GB/s) the hash is not the bottleneck. Would take: a faster hash than the "
+        "checksum the Hub publishes allows (none), so the target should compare verified to "
+        "verified."
+    ),
+    "P9": (
+        "Idle RSS is imports, not data (measured import by import, bytecode compiled): the "
+        "interpreter + msgspec ~14 MB, grpc ~19 MB, redis-py 8 ~10 MB, Litestar + uvicorn "
+        "~11 MB, joserfc with cryptography (internal tokens) ~10 MB, httpx ~4 MB; a bare aiohttp "
+        "server measured in the same run is the floor. "
+        "Would take: internal tokens signed with hmac alone (no cryptography in the gateway), "
+        "no httpx in the gateway process, and a leaner Redis client."
+    ),
+}
