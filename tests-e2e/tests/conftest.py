@@ -35,10 +35,12 @@ def launch(
     *,
     oidc_host: str = HOST,
     env: dict[str, str] | None = None,
+    fault_proxies: bool = False,
 ) -> Iterator[Stack]:
     """A stack on its own databases and its own Redis logical database; its provider's issuer
     is http://<oidc_host>:<port> (e.g. "localhost": another site than the gateway's 127.0.0.1).
-    `env`: more variables for every service (e.g. HF_ENDPOINT of a local Hub)."""
+    `env`: more variables for every service (e.g. HF_ENDPOINT of a local Hub); `fault_proxies`:
+    a FaultProxy on each link of the gateway and of each service to PostgreSQL (stack.proxies)."""
     redis = RedisDatabase(redis_server).claim()
     plan = StackPlan(
         data_dir=data_dir,
@@ -53,6 +55,7 @@ def launch(
         internal_key=uuid.uuid4().hex * 2,
         extra_env={"BODHI_SHUTDOWN_GRACE_SECONDS": "3", **(env or {})},
         oidc_env={"OIDC_ACCESS_TOKEN_TTL": str(ACCESS_TOKEN_TTL)},
+        fault_proxies=fault_proxies,
     )
     with (data_dir / "stack.log").open("w") as log:
         stack = Stack(plan, sink=log)

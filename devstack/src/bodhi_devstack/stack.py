@@ -11,12 +11,14 @@ import secrets
 import sys
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import msgspec
 
 from bodhi_common.probe import check as grpc_serving
 from bodhi_devstack.components import GATEWAY, SERVICES, Component, addr_variable
+from bodhi_devstack.faults import FaultProxy
 from bodhi_devstack.oidc import start_oidc
 from bodhi_devstack.postgres import EmbeddedPostgres, database_url, ensure_databases
 from bodhi_devstack.proc import Child
@@ -49,6 +51,9 @@ class StackPlan(msgspec.Struct, kw_only=True):
     hf_home: Path | None = None  # the model cache; None: <data_dir>/hf
     ready_timeout: float = 30.0
     metrics_ports: dict[str, int] | None = None  # None: each gRPC port + 1000 (the default)
+    # Fault tests: a FaultProxy on each link of the gateway (to each service, to Redis) and of
+    # each service to PostgreSQL; see Stack.proxies. Off for `make run`.
+    fault_proxies: bool = False
 
     def database_name(self, component: Component) -> str:
         """The database of one service, e.g. bodhi_auth."""
@@ -67,6 +72,9 @@ class Stack:
         self.plan = plan
         self._sink = sink if sink is not None else sys.stdout
         self.children: dict[str, Child] = {}
+        # With plan.fault_proxies: "auth", "secret", "model", "aiproxy" and "redis" are the
+        # gateway's links, "auth-db" etc. each service's link to PostgreSQL.
+        self.proxies: dict[str, FaultProxy] = {}
         self._postgres: EmbeddedPostgres | None = None
         self._env: dict[str, str] = {}
         self.postgres_url = ""
@@ -84,6 +92,8 @@ class Stack:
         try:
             self._start_infrastructure()
             self._env = self._values()
+            if self.plan.fault_proxies:
+                self._start_proxies()
             for component in SERVICES:
                 self._spawn(component)
             for component in SERVICES:
@@ -100,6 +110,8 @@ class Stack:
             child = self.children.get(name)
             if child is not None:
                 child.stop(grace=15)
+        for proxy in self.proxies.values():
+            proxy.stop()
         if self._postgres is not None:
             self._postgres.stop()
             self._postgres = None
@@ -162,6 +174,17 @@ class Stack:
         else:
             self.oidc_issuer = plan.oidc_issuer
 
+    def _start_proxies(self) -> None:
+        postgres, redis = urlsplit(self.postgres_url), urlsplit(self.redis_url)
+        for component in SERVICES:
+            self.proxies[component.name] = FaultProxy.to(self._env[addr_variable(component)])
+            self.proxies[f"{component.name}-db"] = FaultProxy(
+                postgres.hostname or HOST, postgres.port or 5432
+            )
+        self.proxies["redis"] = FaultProxy(redis.hostname or HOST, redis.port or 6379)
+        for proxy in self.proxies.values():
+            proxy.start()
+
     def _values(self) -> dict[str, str]:
         """Every variable some component reads; each gets the ones components.py lists."""
         plan = self.plan
@@ -182,11 +205,20 @@ class Stack:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env |= {"PYTHONUNBUFFERED": "1", "BODHI_LOG_LEVEL": self.plan.log_level}
         values = dict(self._env)
+        proxies = self.proxies
         if component.database is not None:
             name = self.plan.database_name(component)
             values["DATABASE_URL"] = database_url(self.postgres_url, name)
             values["BODHI_GRPC_LISTEN"] = values[addr_variable(component)]
             env["BODHI_METRICS_LISTEN"] = self.metrics_address(component.name)
+            if proxies:
+                values["DATABASE_URL"] = _via(
+                    values["DATABASE_URL"], proxies[f"{component.name}-db"]
+                )
+        elif proxies:  # the gateway
+            values["REDIS_URL"] = _via(values["REDIS_URL"], proxies["redis"])
+            for service in SERVICES:
+                values[addr_variable(service)] = proxies[service.name].address
         env |= {key: values[key] for key in component.env}
         return env | self.plan.extra_env
 
@@ -207,6 +239,13 @@ class Stack:
         self.children[component.name].wait_ready(
             lambda: grpc_serving(address, timeout=0.5), self.plan.ready_timeout
         )
+
+
+def _via(url: str, proxy: FaultProxy) -> str:
+    """`url` with its host:port replaced by the proxy's (credentials kept)."""
+    parts = urlsplit(url)
+    credentials, at, _ = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{credentials}{at}{proxy.address}"))
 
 
 def _answers(url: str) -> bool:
