@@ -44,6 +44,14 @@ class Probe(auth_pb2_grpc.AuthServiceServicer):
     async def RequestAppAccess(self, request: Any, context: Any) -> Any:
         raise RuntimeError(LEAK)
 
+    async def CreateApiToken(self, request: Any, context: Any) -> Any:
+        raise asyncpg.ConnectionDoesNotExistError(
+            "connection was closed in the middle of operation"
+        )
+
+    async def ListApiTokens(self, request: Any, context: Any) -> Any:
+        raise ConnectionResetError(104, "Connection reset by peer")
+
     async def Logout(self, request: Any, context: Any) -> auth_pb2.LogoutResponse:
         await asyncio.sleep(0.5)
         return auth_pb2.LogoutResponse()
@@ -142,6 +150,22 @@ async def test_unexpected_errors_leak_nothing(channel: grpc.aio.Channel) -> None
     assert err.code() == grpc.StatusCode.INTERNAL
     assert LEAK not in (err.details() or "")
     assert dict(err.trailing_metadata() or ())[CODE_KEY] == "internal_error"
+
+
+async def test_a_lost_database_connection_is_unavailable_not_internal(
+    channel: grpc.aio.Channel,
+) -> None:
+    """A connection cut under a call (issue #9: PostgreSQL reset under writes) is a clean
+    UNAVAILABLE the gateway turns into 503, whether asyncpg or the socket reports it."""
+    stub = auth_pb2_grpc.AuthServiceStub(channel)
+    for call in (
+        stub.CreateApiToken(auth_pb2.CreateApiTokenRequest(), metadata=as_gateway()),
+        stub.ListApiTokens(auth_pb2.ListApiTokensRequest(), metadata=as_gateway()),
+    ):
+        err = await rpc_error(call)
+        assert err.code() == grpc.StatusCode.UNAVAILABLE
+        assert err.details() == "the database is unavailable, try again shortly"
+        assert dict(err.trailing_metadata() or ())[CODE_KEY] == "database_unavailable"
 
 
 async def test_rpcs_not_built_yet_answer_unimplemented_clearly(channel: grpc.aio.Channel) -> None:

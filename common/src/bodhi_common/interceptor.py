@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn, TypeAlias
 
+import asyncpg
 import grpc
 
 from bodhi_common.context import (
@@ -20,7 +21,14 @@ from bodhi_common.context import (
     caller_var,
     request_id_var,
 )
-from bodhi_common.errors import CODE_KEY, PARAM_KEY, Internal, ServiceError, Unimplemented
+from bodhi_common.errors import (
+    CODE_KEY,
+    PARAM_KEY,
+    Internal,
+    ServiceError,
+    Unavailable,
+    Unimplemented,
+)
 from bodhi_common.internal_auth import InternalAuth
 from bodhi_common.metrics import GrpcMetrics, MethodMetrics
 
@@ -28,6 +36,17 @@ log = logging.getLogger(__name__)
 
 #: Methods any peer may call without an internal token (probes and tooling).
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+#: A database connection that broke mid-call or could not be made (a restart, a network cut, no
+#: free connection): the caller may try again, so UNAVAILABLE (the gateway's 503), not a bug.
+#: The pool replaces broken connections on its own. (A service's only raw sockets are its
+#: database's: service peers fail as grpc errors and providers' as aiohttp ones, mapped apart.)
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    ConnectionError,
+)
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 Continuation: TypeAlias = "Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]]"
@@ -147,6 +166,11 @@ async def _fail(
     if isinstance(exc, NotImplementedError):
         # The generated base class raises this for every RPC a service has not built yet.
         exc = Unimplemented(f"{method.lstrip('/')} is not implemented yet")
+    if isinstance(exc, DATABASE_DOWN):
+        log.warning("database unavailable", extra={"method": method, "error": type(exc).__name__})
+        exc = Unavailable(
+            "the database is unavailable, try again shortly", code="database_unavailable"
+        )
     if not isinstance(exc, ServiceError):
         log.error("unhandled error", exc_info=exc, extra={"method": method})
         exc = Internal("internal error")
