@@ -11,7 +11,7 @@ SYNCED := .venv/.bodhi-synced
 NPM_DONE := devstack/oidc/node_modules/.bodhi-installed
 PROTO_DONE := common/src/bodhi/.generated
 
-.PHONY: help setup proto run test lint fmt typecheck unit e2e deploy-check k8s-validate bench-secret bench-identity bench-proxy bench-downloads bench bench-quick bench-soak clean
+.PHONY: help setup proto run test lint fmt typecheck unit e2e deploy-check k8s-validate bench-secret bench-identity bench-proxy bench-downloads bench bench-quick bench-soak soak clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -103,6 +103,9 @@ bench: setup ## Every benchmark (P1-P10, ~12 min), then bench/results/latest.md
 bench-soak: setup ## P9's full 10-minute soak at 500 req/s (bench/results/memory.md), then latest.md
 	$(PY) python bench/memory.py --soak-seconds 600
 	$(PY) python bench/latest.py
+
+soak: setup ## Load + faults soak, 10 min (issue #9; writes bench/results/soak.md); not in make test
+	$(PY) python bench/soak.py --seconds $(or $(SOAK),600)
 
 bench-quick: setup ## A ~2-minute subset of `make bench` (writes bench/results/latest-quick.md)
 	@start=$$(date +%s); \

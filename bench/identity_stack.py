@@ -32,9 +32,16 @@ TOKEN_SCOPE = "scope_token_user"  # noqa: S105 - a scope name
 
 
 @contextlib.contextmanager
-def launch(servers: SessionServers, data_dir: Path) -> Iterator[Stack]:
+def launch(
+    servers: SessionServers,
+    data_dir: Path,
+    *,
+    fault_proxies: bool = False,
+    env: dict[str, str] | None = None,
+) -> Iterator[Stack]:
     """A whole stack like the e2e tests': its own databases on the test PostgreSQL (dropped
-    afterwards), its own Redis logical database (flushed and released), its own provider."""
+    afterwards), its own Redis logical database (flushed and released), its own provider.
+    `fault_proxies`: a FaultProxy on every link (Stack.proxies); `env`: more variables."""
     pg_url = servers.postgres().admin_url
     redis_db = RedisDatabase(servers.redis().url).claim()
     plan = StackPlan(
@@ -47,7 +54,8 @@ def launch(servers: SessionServers, data_dir: Path) -> Iterator[Stack]:
         database_prefix=f"bench_{uuid.uuid4().hex[:8]}_",
         internal_key=uuid.uuid4().hex * 2,
         log_level="warn",
-        extra_env={"BODHI_SHUTDOWN_GRACE_SECONDS": "3"},
+        extra_env={"BODHI_SHUTDOWN_GRACE_SECONDS": "3", **(env or {})},
+        fault_proxies=fault_proxies,
     )
     log_path = data_dir / "stack.log"
     try:
