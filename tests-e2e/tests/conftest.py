@@ -59,8 +59,8 @@ def launch(
     )
     with (data_dir / "stack.log").open("w") as log:
         stack = Stack(plan, sink=log)
-        stack.start()
         try:
+            stack.start()  # a stack that fails to start leaves no databases behind either
             yield stack
         finally:
             stack.stop()
