@@ -45,3 +45,38 @@ async def test_health_follows_the_dependency_probe() -> None:
         database_up = True
         assert await eventually(stub, SERVING) == SERVING
         await server.stop()
+
+
+async def test_calls_past_the_concurrency_cap_are_refused_not_queued() -> None:
+    """BODHI_GRPC_MAX_CONCURRENT_RPCS bounds what a service holds: with a cap of one, an open
+    stream (a health Watch) takes the only place and the next call is refused at once with
+    RESOURCE_EXHAUSTED; once the stream ends, calls are served again."""
+
+    async def probe() -> bool:
+        return True
+
+    auth = InternalAuth("health-test-internal-key-0123456789", "auth", SystemClock())
+    server = GrpcServer(
+        listen="127.0.0.1:0", auth=auth, grace=1, probe=probe, max_concurrent_rpcs=1
+    )
+    port = await server.start(interval=0.05)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        watch = stub.Watch(health_pb2.HealthCheckRequest())
+        assert (await watch.read()).status == SERVING
+        try:
+            await status(stub)
+        except grpc.aio.AioRpcError as err:
+            assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        else:
+            raise AssertionError("a call past the cap was served")
+        watch.cancel()
+        for _ in range(100):  # the cancelled stream gives its place back
+            try:
+                assert await status(stub) == SERVING
+                break
+            except grpc.aio.AioRpcError:
+                await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("calls were not served again after the stream ended")
+        await server.stop()

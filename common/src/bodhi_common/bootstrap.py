@@ -79,6 +79,7 @@ def service_server(
         grace=settings.bodhi_shutdown_grace_seconds,
         probe=database_answers,
         metrics_listen=metrics_address(settings.bodhi_metrics_listen, settings.bodhi_grpc_listen),
+        max_concurrent_rpcs=settings.bodhi_grpc_max_concurrent_rpcs,
     )
     server.metrics.pool(pool)
     live = LiveSettings(

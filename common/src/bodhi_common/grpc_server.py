@@ -52,6 +52,7 @@ class GrpcServer:
         grace: float,
         probe: Probe,
         metrics_listen: str | None = None,
+        max_concurrent_rpcs: int | None = None,
     ) -> None:
         self._listen = listen
         self._grace = grace
@@ -61,6 +62,7 @@ class GrpcServer:
         self._server = grpc.aio.server(
             interceptors=[ServerInterceptor(auth, GrpcMetrics(self.metrics))],
             options=SERVER_OPTIONS,
+            maximum_concurrent_rpcs=max_concurrent_rpcs,
         )
         self._scrape = (
             None if metrics_listen is None else MetricsListener(self.metrics, metrics_listen)

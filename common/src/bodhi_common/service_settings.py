@@ -42,6 +42,15 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper")
     bodhi_shutdown_grace_seconds: Annotated[
         Seconds, msgspec.Meta(description="Time in-flight calls get to finish on SIGTERM")
     ] = 10.0
+    bodhi_grpc_max_concurrent_rpcs: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=100_000,
+            description="Calls (streams included) served at once; beyond it a call is refused"
+            " at once with RESOURCE_EXHAUSTED instead of queueing without bound",
+        ),
+    ] = 1000
     bodhi_db_pool_size: Annotated[
         int, msgspec.Meta(ge=1, le=50, description="Largest number of database connections")
     ] = 10
