@@ -19,9 +19,10 @@ from redis.asyncio import Redis
 
 from bodhi_common.clock import SystemClock
 from gateway.authn import Authenticator
-from gateway.bearer_cache import BearerCache, Throttle, token_digest
+from gateway.bearer_cache import BearerCache, token_digest
 from gateway.clients.auth import AuthClient
 from gateway.identity import AuthContext, Level
+from gateway.rate_limits import RateLimits
 from gateway.sessions import SessionStore
 from gateway.settings import GatewaySettings
 from gateway.web import Web
@@ -89,7 +90,7 @@ async def in_process(redis_url: str, calls: int) -> dict[str, Any]:
         token = "bodhiapp_" + secrets.token_urlsafe(32)
         authenticator = Authenticator(
             auth, SessionStore(client, clock, idle=7200, absolute=86400), cache,
-            Throttle(client, 20), client, Web(settings), clock,
+            RateLimits(client, clock, settings), client, Web(settings), clock,
         )  # fmt: skip
         header = f"Bearer {token}".encode()
         first = await authenticator.context(ASGIConnection(bearer_scope(header)))

@@ -73,11 +73,12 @@ def serve(name: str, database_url: str) -> contextlib.AbstractAsyncContextManage
 
 
 @contextlib.asynccontextmanager
-async def gateway_client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    """The gateway served by uvicorn on a free port in this event loop, and a client for it."""
+async def gateway_client(stack: Stack, **settings: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway served by uvicorn on a free port in this event loop, and a client for it;
+    `settings` are more of its variables."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(stack.settings(BODHI_PORT=str(port))),
+        create_app(stack.settings(BODHI_PORT=str(port), **settings)),
         host="127.0.0.1",
         port=port,
         lifespan="on",

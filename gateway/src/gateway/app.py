@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Any
 
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
@@ -22,14 +22,16 @@ from bodhi_common.internal_auth import InternalAuth
 from bodhi_common.tasks import cancel
 from gateway import live
 from gateway.authn import Authenticator
-from gateway.bearer_cache import BearerCache, Throttle
+from gateway.bearer_cache import BearerCache
 from gateway.canonical import canonical_middleware
 from gateway.clients import Backends
 from gateway.errors import EXCEPTION_HANDLERS
+from gateway.hostile import GatewayRequest, request_guard
 from gateway.identity import AuthContext
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import request_id_middleware
 from gateway.oauth import OAuthFlow
+from gateway.rate_limits import RateLimits
 from gateway.routes import (
     access,
     api_models,
@@ -71,12 +73,12 @@ def _wiring(settings: GatewaySettings, clock: Clock) -> dict[str, Any]:
         redis, clock, idle=s.bodhi_session_idle_seconds, absolute=s.bodhi_session_absolute_seconds
     )
     cache = BearerCache(redis, clock, s.bodhi_bearer_cache_seconds)
-    throttle = Throttle(redis, s.bodhi_invalid_bearer_limit)
+    limits = RateLimits(redis, clock, s)
     backends.settings.live = live.gateway_settings(s, os.environ, redis, sessions)
     return {
         "settings": s, "redis": redis, "backends": backends, "web": web, "sessions": sessions,
-        "bearer_cache": cache,
-        "authenticator": Authenticator(backends.auth, sessions, cache, throttle, redis, web, clock),
+        "bearer_cache": cache, "limits": limits,
+        "authenticator": Authenticator(backends.auth, sessions, cache, limits, redis, web, clock),
         "oauth": OAuthFlow(backends.auth, sessions, redis, clock),
     }  # fmt: skip
 
@@ -113,6 +115,7 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
             await wiring["backends"].close()
             await wiring["redis"].aclose()
 
+    ai_body = settings.bodhi_max_ai_body_bytes
     app = Litestar(
         route_handlers=[
             *system.ROUTES,
@@ -123,7 +126,8 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
             *hub_token.ROUTES,
             *api_models.ROUTES,
             *openai.ROUTES,
-            *ollama.ROUTES,
+            Router("/", route_handlers=openai.PROXIED, request_max_body_size=ai_body),
+            ollama.router(ai_body),
             *ui.ROUTES,
             *settings_routes.ROUTES,
             swagger_ui,
@@ -139,7 +143,9 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
         # Guards, and the proxy's hot handlers (which skip dependency injection), read these.
         state=State({"authenticator": wiring["authenticator"], "backends": wiring["backends"]}),
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, request_guard(settings.bodhi_max_header_bytes)],
+        request_class=GatewayRequest,
+        request_max_body_size=settings.bodhi_max_body_bytes,
         lifespan=[lifespan, metrics.lifespan],
         openapi_config=OpenAPIConfig(
             title="Bodhi API",

@@ -16,9 +16,10 @@ from redis.asyncio import Redis
 
 from bodhi_common.clock import Clock
 from bodhi_common.errors import PermissionDenied, ResourceExhausted, Unauthenticated, Unavailable
-from gateway.bearer_cache import BearerCache, Throttle, token_digest
+from gateway.bearer_cache import BearerCache, token_digest
 from gateway.clients.auth import AuthClient
 from gateway.identity import ANONYMOUS, AuthContext, Level
+from gateway.rate_limits import RateLimited, RateLimits, client_address
 from gateway.sessions import Session, SessionStore
 from gateway.web import SAFE_METHODS, Web
 
@@ -33,13 +34,13 @@ class Authenticator:
     """Turns a request into an AuthContext (cached on the connection's state)."""
 
     def __init__(
-        self, auth: AuthClient, sessions: SessionStore, cache: BearerCache, throttle: Throttle,
+        self, auth: AuthClient, sessions: SessionStore, cache: BearerCache, limits: RateLimits,
         redis: Redis, web: Web, clock: Clock,
     ) -> None:  # fmt: skip
         self._auth = auth
         self._sessions = sessions
         self._cache = cache
-        self._throttle = throttle
+        self._limits = limits
         self._redis = redis
         self._web = web
         self._clock = clock
@@ -63,7 +64,7 @@ class Authenticator:
     async def _resolve(self, connection: Connection) -> AuthContext:
         header = connection.headers.get("authorization")
         if header is not None:
-            return await self._bearer(header, connection.client.host if connection.client else "")
+            return await self._bearer(header, client_address(connection))
         session_id = connection.cookies.get(self._web.session_cookie)
         if not session_id:
             return ANONYMOUS
@@ -82,18 +83,16 @@ class Authenticator:
         cached = self._cache.get(digest)
         if cached is not None:
             return cached
-        if await self._throttle.blocked(client, digest):
-            raise ResourceExhausted(
-                "too many invalid tokens from this client; wait a minute",
-                code="too_many_invalid_tokens",
-            )
+        wait = await self._limits.bearer_blocked(client, digest)
+        if wait:
+            raise RateLimited(self._limits.invalid_bearer, wait)
         try:
             ctx, expires_at = await self._auth.authenticate_bearer(token, client)
         except Unauthenticated:
-            await self._throttle.failed(client)
+            await self._limits.failed(self._limits.invalid_bearer, client)
             raise
         self._cache.put(digest, ctx, expires_at)
-        await self._throttle.worked(digest)
+        await self._limits.bearer_worked(digest)
         return ctx
 
     async def _session(self, session_id: str) -> AuthContext:

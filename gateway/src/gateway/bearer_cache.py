@@ -2,14 +2,11 @@
 60 s and never past the token's own expiry, so a warm call costs a dict lookup (no auth-svc, no
 provider). A change to a token or a person is published on a Redis channel that every gateway
 instance listens to, so a deactivated token stops working everywhere within a second; while
-this instance is not subscribed it caches nothing (it cannot hear invalidations).
-
-Also here: the throttle on invalid bearer tokens per client address."""
+this instance is not subscribed it caches nothing (it cannot hear invalidations)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections import OrderedDict
@@ -25,10 +22,6 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "bodhi:auth-invalidate"
 _MAX_ENTRIES = 10_000
-_THROTTLE_PREFIX = "bodhi:bad-bearer:"
-_THROTTLE_WINDOW = 60
-_GOOD_PREFIX = "bodhi:good-bearer:"
-_GOOD_SECONDS = 86_400
 
 
 def token_digest(token: str) -> str:
@@ -111,36 +104,3 @@ class BearerCache:
                 if message is not None:
                     data = message["data"]
                     self.drop(data.decode() if isinstance(data, bytes) else str(data))
-
-
-class Throttle:
-    """Counts invalid bearer tokens per client address in Redis (shared by every instance). A
-    throttled client still gets through with a token that worked in the last day: the throttle
-    is against guessing, not against tokens in use."""
-
-    def __init__(self, redis: Redis, limit: int) -> None:
-        self._redis = redis
-        self._limit = limit
-
-    async def blocked(self, client: str, digest: str) -> bool:
-        """Whether to refuse this token unchecked: the client sent too many invalid tokens in
-        the last minute and this one is not known to have worked."""
-        with contextlib.suppress(RedisError, OSError):  # without Redis, do not block anyone
-            count = await self._redis.get(_THROTTLE_PREFIX + client)
-            if count is None or int(count) < self._limit:
-                return False
-            return not await self._redis.exists(_GOOD_PREFIX + digest)
-        return False
-
-    async def worked(self, digest: str) -> None:
-        """Remember that a token (by digest) was valid."""
-        with contextlib.suppress(RedisError, OSError):
-            await self._redis.set(_GOOD_PREFIX + digest, 1, ex=_GOOD_SECONDS)
-
-    async def failed(self, client: str) -> None:
-        """Count one invalid token."""
-        with contextlib.suppress(RedisError, OSError):
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(_THROTTLE_PREFIX + client)
-                pipe.expire(_THROTTLE_PREFIX + client, _THROTTLE_WINDOW, nx=True)
-                await pipe.execute()

@@ -43,6 +43,7 @@ ERROR_TYPE: dict[int, str] = {
     409: "conflict_error",
     413: "invalid_request_error",
     415: "invalid_request_error",
+    431: "invalid_request_error",
     422: "unprocessable_entity_error",
     429: "rate_limit_error",
     499: "cancelled_error",
@@ -64,6 +65,8 @@ CODE_OF_STATUS: dict[int, str] = {
     404: "route_not_found",
     405: "method_not_allowed",
     413: "request_too_large",
+    415: "unsupported_media_type",
+    431: "request_headers_too_large",
 }
 INVALID_REQUEST = "invalid_request"
 INTERNAL_ERROR = "internal_error"
@@ -106,12 +109,20 @@ def status_of(exc: ServiceError) -> int:
     return STATUS_OF_CODE.get(exc.code) or HTTP_STATUS.get(exc.status, 500)
 
 
+def retry_after(exc: ServiceError) -> dict[str, str]:
+    """The Retry-After header of a rate limit (none for other failures)."""
+    seconds = getattr(exc, "retry_after", None)
+    return {"Retry-After": str(seconds)} if seconds else {}
+
+
 def service_error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
     """A failure in the error vocabulary, raised here or by a service (downstream.call)."""
     status = status_of(exc)
     if status == 500 and exc.code == INTERNAL_ERROR:
         return error_response(request, 500, INTERNAL_ERROR, _INTERNAL_DETAIL)
-    return error_response(request, status, exc.code, exc.message, exc.param)
+    response = error_response(request, status, exc.code, exc.message, exc.param)
+    response.headers.update(retry_after(exc))
+    return response
 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from bodhi_common.errors import InvalidArgument, ServiceError
+from gateway.hostile import not_json
 
 _ROLES = {"assistant": "assistant", "system": "system", "tool": "tool"}
 _OPTIONS = ("temperature", "top_p", "seed", "stop", "presence_penalty", "frequency_penalty")
@@ -49,6 +50,8 @@ def decode_chat(body: bytes) -> ChatRequest:
         return msgspec.json.decode(body, type=ChatRequest)
     except (msgspec.ValidationError, msgspec.DecodeError) as err:
         raise InvalidArgument(f"invalid chat request: {err}", code="invalid_request") from None
+    except (UnicodeDecodeError, RecursionError) as err:
+        raise not_json(err) from None
 
 
 def to_openai(chat: ChatRequest) -> bytes:

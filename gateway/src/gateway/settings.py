@@ -9,6 +9,10 @@ import msgspec
 from bodhi_common.config import SECRET, Port, Seconds
 from bodhi_common.service_settings import InternalKey, LogLevel
 
+# A chat or embeddings body travels to aiproxy-svc in one gRPC message (at most 16 MiB, see
+# bodhi_common.channels); 1 MiB is left for the rest of that message.
+MAX_AI_BODY = 15 * 1024 * 1024
+
 
 def _addr(service: str, port: int) -> msgspec.Meta:
     return msgspec.Meta(description=f"host:port of {service} (default 127.0.0.1:{port})")
@@ -65,6 +69,35 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper")
         int,
         msgspec.Meta(ge=1, description="Invalid bearer tokens per minute per client before 429"),
     ] = 20
+    bodhi_failed_login_limit: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1, description="Failed login callbacks per 5 minutes per client before 429"
+        ),
+    ] = 10
+    bodhi_pull_limit: Annotated[
+        int, msgspec.Meta(ge=1, description="Model pulls a person may start per minute")
+    ] = 30
+    bodhi_provider_check_limit: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1, description="API-model tests and model listings (provider calls) per minute"
+        ),
+    ] = 20
+    bodhi_max_body_bytes: Annotated[
+        int, msgspec.Meta(ge=1024, description="Largest request body, except chat and embeddings")
+    ] = 64 * 1024
+    bodhi_max_ai_body_bytes: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1024,
+            le=MAX_AI_BODY,
+            description="Largest chat or embeddings request body (below the 16 MiB gRPC message)",
+        ),
+    ] = MAX_AI_BODY
+    bodhi_max_header_bytes: Annotated[
+        int, msgspec.Meta(ge=4096, description="Largest total size of a request's headers")
+    ] = 32 * 1024
     bodhi_trusted_proxies: Annotated[
         str | None,
         msgspec.Meta(

@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from gateway.clients import Backends
 from gateway.guards import POWER_USER_API, guard
 from gateway.identity import AuthContext
+from gateway.rate_limits import RateLimits
 from gateway.routes.tokens import Page, PageSize
 from gateway.schemas.ai import (
     ApiFormats,
@@ -58,18 +59,20 @@ async def api_formats() -> ApiFormats:
 @post(f"{PATH}/test", tags=TAGS, guards=WRITE, status_code=HTTP_200_OK)
 async def test_api_model(
     data: JSONBody[TestPrompt], ctx: NamedDependency[AuthContext],
-    backends: NamedDependency[Backends],
+    backends: NamedDependency[Backends], limits: NamedDependency[RateLimits],
 ) -> TestResult:  # fmt: skip
     """Send a short prompt (≤ 30 characters); the provider's failure comes back in the body."""
+    await limits.spend(limits.provider_checks, ctx.user_id or "")
     return await backends.aiproxy.test(ctx, data)
 
 
 @post(f"{PATH}/fetch-models", tags=TAGS, guards=WRITE, status_code=HTTP_200_OK)
 async def fetch_models(
     data: JSONBody[ProviderCheck], ctx: NamedDependency[AuthContext],
-    backends: NamedDependency[Backends],
+    backends: NamedDependency[Backends], limits: NamedDependency[RateLimits],
 ) -> ProviderModels:  # fmt: skip
     """The model ids a provider lists."""
+    await limits.spend(limits.provider_checks, ctx.user_id or "")
     return ProviderModels(models=await backends.aiproxy.provider_models(ctx, data))
 
 

@@ -13,8 +13,10 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from bodhi_common.errors import ServiceError, Unauthenticated
 from gateway.authn import Authenticator
 from gateway.clients import Backends
+from gateway.errors import status_of
 from gateway.identity import AuthContext
 from gateway.oauth import OAuthFlow
+from gateway.rate_limits import RateLimits, client_address
 from gateway.schemas.identity import (
     ApiTokenUser,
     CallbackRequest,
@@ -58,14 +60,23 @@ async def initiate(
 
 async def finish_login(
     request: Request[Any, Any, Any], params: CallbackRequest, oauth: OAuthFlow, web: Web,
-    settings: GatewaySettings,
+    settings: GatewaySettings, limits: RateLimits,
 ) -> tuple[str, list[Any]]:  # fmt: skip
-    """Complete a callback (POST or the GET page): the home URL and the cookies to set."""
-    session_id, _, _ = await oauth.complete(
-        params,
-        request.cookies.get(web.login_cookie),
-        request.cookies.get(web.session_cookie),
-    )
+    """Complete a callback (POST or the GET page): the home URL and the cookies to set. A client
+    whose callbacks keep failing (forged codes or states) is refused for a while, before the
+    provider is asked."""
+    client = client_address(request)
+    await limits.refuse_if_over(limits.failed_login, client)
+    try:
+        session_id, _, _ = await oauth.complete(
+            params,
+            request.cookies.get(web.login_cookie),
+            request.cookies.get(web.session_cookie),
+        )
+    except ServiceError as exc:
+        if status_of(exc) < 500:
+            await limits.failed(limits.failed_login, client)
+        raise
     max_age = int(settings.bodhi_session_absolute_seconds)
     cookies = [web.session(session_id, max_age), web.expired(web.login_cookie)]
     return web.origin(request) + HOME, cookies
@@ -78,9 +89,10 @@ async def callback(
     oauth: NamedDependency[OAuthFlow],
     web: NamedDependency[Web],
     settings: NamedDependency[GatewaySettings],
+    limits: NamedDependency[RateLimits],
 ) -> Response[Location]:
     """The provider's redirect parameters, posted by a UI: starts the session."""
-    home, cookies = await finish_login(request, data, oauth, web, settings)
+    home, cookies = await finish_login(request, data, oauth, web, settings, limits)
     return Response(Location(location=home), headers=NO_STORE, cookies=cookies)
 
 

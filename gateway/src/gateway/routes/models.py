@@ -17,6 +17,7 @@ from bodhi_common.errors import InvalidArgument, ServiceError
 from gateway.clients import Backends
 from gateway.guards import POWER_USER_API, USER_API, guard
 from gateway.identity import AuthContext
+from gateway.rate_limits import RateLimits
 from gateway.routes.tokens import Page, PageSize
 from gateway.schemas.ai import ApiAliasOut
 from gateway.schemas.models import (
@@ -78,16 +79,20 @@ async def pull(
     data: JSONBody[PullRequest],
     ctx: NamedDependency[AuthContext],
     backends: NamedDependency[Backends],
+    limits: NamedDependency[RateLimits],
 ) -> Response[DownloadOut]:
     """201 with a new download, or 200 with the one already pending for that file."""
+    await limits.spend(limits.pulls, ctx.user_id or "")
     return _created(*await backends.model.pull(ctx, data.repo, data.filename, data.revision))
 
 
 @post("/bodhi/v1/modelfiles/pull/{alias:str}", tags=["downloads"], guards=WRITE)
 async def pull_alias(
-    alias: FromPath[str], ctx: NamedDependency[AuthContext], backends: NamedDependency[Backends]
-) -> Response[DownloadOut]:
+    alias: FromPath[str], ctx: NamedDependency[AuthContext], backends: NamedDependency[Backends],
+    limits: NamedDependency[RateLimits],
+) -> Response[DownloadOut]:  # fmt: skip
     """Pull a catalog model; its user alias is created when the download completes."""
+    await limits.spend(limits.pulls, ctx.user_id or "")
     return _created(*await backends.model.pull_alias(ctx, alias))
 
 

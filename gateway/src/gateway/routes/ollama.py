@@ -12,13 +12,15 @@ import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
+from litestar.params import JSONBody
 from litestar.response import Stream
 
 from bodhi_common.errors import Internal, NotFound, ServiceError
 from gateway import ollama
 from gateway.clients import Backends
-from gateway.errors import INTERNAL_ERROR, http_error, localized, status_of
+from gateway.errors import INTERNAL_ERROR, http_error, localized, retry_after, status_of
 from gateway.guards import USER_API, guard
+from gateway.hostile import ANY_CONTENT_TYPE
 from gateway.identity import AuthContext
 from gateway.relay import guarded, join, unless_gone
 from gateway.schemas.models import ModelAliasOut, UserAliasOut
@@ -65,8 +67,9 @@ async def tags(
 
 @post("/show", guards=READ, status_code=200)
 async def show(
-    data: ShowRequest, ctx: NamedDependency[AuthContext], backends: NamedDependency[Backends]
-) -> dict[str, Any]:
+    data: JSONBody[ShowRequest], ctx: NamedDependency[AuthContext],
+    backends: NamedDependency[Backends],
+) -> dict[str, Any]:  # fmt: skip
     """A local model's details."""
     name = data.model or data.name or ""
     for alias, created in await backends.model.all_aliases(ctx):
@@ -115,10 +118,12 @@ async def _answer(
     return Response(reply)
 
 
-def _error(status: int, message: str, code: str | None = None) -> Response[Any]:
+def _error(
+    status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+) -> Response[Any]:
     """Ollama's error shape; our stable code rides beside it (Ollama clients read `error`)."""
     body = {"error": message} if code is None else {"error": message, "code": code}
-    return Response(body, status_code=status, media_type="application/json")
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 def _service_error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
@@ -127,7 +132,8 @@ def _service_error(request: Request[Any, Any, Any], exc: ServiceError) -> Respon
     if status == 500:
         message, _ = localized(request, INTERNAL_ERROR, "internal error, try again later")
         return _error(500, message, INTERNAL_ERROR)
-    return _error(status, localized(request, exc.code, exc.message, exc.param)[0], exc.code)
+    message = localized(request, exc.code, exc.message, exc.param)[0]
+    return _error(status, message, exc.code, retry_after(exc))
 
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -138,8 +144,12 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return _error(enveloped.status_code or 400, message, getattr(error, "code", None))
 
 
-ROUTER = Router(
-    "/api", route_handlers=[tags, show, chat], tags=TAGS,
-    exception_handlers={ServiceError: _service_error, HTTPException: _http_error},
-)  # fmt: skip
-ROUTES: list[Any] = [ROUTER]
+def router(ai_body_bytes: int) -> Router:
+    """The /api routes; chat takes bodies up to `ai_body_bytes`. Ollama's clients (and curl -d)
+    do not all say their body is JSON, so these routes do not ask."""
+    chat_router = Router("/", route_handlers=[chat], request_max_body_size=ai_body_bytes)
+    return Router(
+        "/api", route_handlers=[tags, show, chat_router], tags=TAGS,
+        exception_handlers={ServiceError: _service_error, HTTPException: _http_error},
+        opt={ANY_CONTENT_TYPE: True},
+    )  # fmt: skip

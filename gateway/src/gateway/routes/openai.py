@@ -15,6 +15,7 @@ from litestar.params import FromPath
 from bodhi_common.errors import InvalidArgument, NotFound
 from gateway.clients import Backends
 from gateway.guards import USER_API, guard
+from gateway.hostile import not_json
 from gateway.identity import AuthContext
 from gateway.relay import relayed, unless_gone, whole
 from gateway.schemas.ai import OpenAIModel, OpenAIModelList
@@ -40,6 +41,8 @@ def head_of(body: bytes) -> Head:
         ) from None
     except msgspec.DecodeError:
         raise InvalidArgument("the request body is not valid JSON", code="invalid_json") from None
+    except (UnicodeDecodeError, RecursionError) as err:
+        raise not_json(err) from None
 
 
 @get("/v1/models", tags=TAGS, guards=READ)
@@ -99,4 +102,5 @@ async def embeddings(request: Request[Any, Any, Any]) -> Response[Any]:
     return await _proxied(request, chat=False)
 
 
-ROUTES: list[Any] = [models, model, chat_completions, embeddings]
+ROUTES: list[Any] = [models, model]
+PROXIED: list[Any] = [chat_completions, embeddings]  # app.py gives them the larger body limit

@@ -17,6 +17,7 @@ from gateway.clients import Backends
 from gateway.errors import ERROR_TYPE, HTTP_STATUS
 from gateway.identity import AuthContext
 from gateway.oauth import OAuthFlow
+from gateway.rate_limits import RateLimits
 from gateway.routes.auth import HOME, NO_STORE, end_session, finish_login
 from gateway.schemas.identity import CallbackRequest
 from gateway.sessions import SessionStore
@@ -91,6 +92,7 @@ async def callback_page(
     oauth: NamedDependency[OAuthFlow],
     web: NamedDependency[Web],
     settings: NamedDependency[GatewaySettings],
+    limits: NamedDependency[RateLimits],
 ) -> Response[Any]:
     """The registered redirect URI: complete the login, then go home (or explain the failure)."""
     query = request.query_params
@@ -99,7 +101,7 @@ async def callback_page(
         error_description=query.get("error_description"), iss=query.get("iss"),
     )  # fmt: skip
     try:
-        home_url, cookies = await finish_login(request, params, oauth, web, settings)
+        home_url, cookies = await finish_login(request, params, oauth, web, settings, limits)
     except ServiceError as exc:
         status = HTTP_STATUS.get(exc.status, 500)
         body = f"<p id=error>{escape(exc.message)} ({escape(exc.code)})</p><a href=/ui>Back</a>"
