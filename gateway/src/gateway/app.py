@@ -31,6 +31,7 @@ from gateway.identity import AuthContext
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import request_id_middleware
 from gateway.oauth import OAuthFlow
+from gateway.openapi_errors import document_errors
 from gateway.rate_limits import RateLimits
 from gateway.routes import (
     access,
@@ -159,6 +160,7 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
     # Around routing, unlike Litestar's middleware: every request is measured (unmatched ones
     # too), and a browser on another origin is sent to the public one whatever the path or
     # method support (reference 0.4).
+    document_errors(app)
     public = settings.bodhi_public_url if settings.bodhi_canonical_redirect else None
     app.asgi_handler = metrics.middleware(canonical_middleware(public)(app.asgi_handler))
     return app

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -38,8 +39,9 @@ HOME = "/ui"
 
 
 @post(
-    "/bodhi/v1/auth/initiate", tags=["auth"], summary="Start a login", status_code=HTTP_201_CREATED
-)
+    "/bodhi/v1/auth/initiate", tags=["auth"], summary="Start a login", status_code=HTTP_201_CREATED,
+    responses={HTTP_200_OK: ResponseSpec(Location, description="Already logged in: the home page")},
+)  # fmt: skip
 async def initiate(
     request: Request[Any, Any, Any],
     authenticator: NamedDependency[Authenticator],
