@@ -53,7 +53,13 @@ def launch(
         oidc_host=oidc_host,
         database_prefix=f"e2e_{uuid.uuid4().hex[:8]}_",
         internal_key=uuid.uuid4().hex * 2,
-        extra_env={"BODHI_SHUTDOWN_GRACE_SECONDS": "3", **(env or {})},
+        # Every test's client is 127.0.0.1, and many tests fail logins on purpose: the limit on
+        # failed logins per client (tested in gateway/tests) would refuse the next test's login.
+        extra_env={
+            "BODHI_SHUTDOWN_GRACE_SECONDS": "3",
+            "BODHI_FAILED_LOGIN_LIMIT": "100000",
+            **(env or {}),
+        },
         oidc_env={"OIDC_ACCESS_TOKEN_TTL": str(ACCESS_TOKEN_TTL)},
         fault_proxies=fault_proxies,
     )
