@@ -62,16 +62,7 @@ def healed(faulty: Stack) -> Iterator[None]:
         proxy.heal()
 
 
-# A gateway bug found here: after a reset the first call on each pooled Redis connection raises
-# RuntimeError (uvloop's closed transport, MagicStack/uvloop#506, which redis-py does not turn
-# into ConnectionError) and sessions._guard lets it through as a 500. It depends on a race (some
-# runs pass), hence not strict; the mark goes once the gateway maps it to 503.
-RESET_500 = pytest.mark.xfail(
-    strict=False, reason="gateway: a session call after a Redis reset may be a 500 (uvloop#506)"
-)
-
-
-@pytest.mark.parametrize("fault", [pytest.param("reset", marks=RESET_500), "blackhole"])
+@pytest.mark.parametrize("fault", ["reset", "blackhole"])
 def test_a_lost_session_store_is_a_prompt_503_and_heals(
     faulty: Stack, admin: BodhiClient, robot: BodhiClient, anonymous: BodhiClient, fault: Fault
 ) -> None:

@@ -14,11 +14,11 @@ import secrets
 
 import msgspec
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from bodhi_common.clock import Clock
 from bodhi_common.errors import InvalidArgument, Unavailable
 from gateway.clients.auth import AuthClient, LoginDone
+from gateway.redis_down import REDIS_DOWN
 from gateway.schemas.identity import CallbackRequest
 from gateway.sessions import Session, SessionStore
 from gateway.web import LOGIN_SECONDS
@@ -72,7 +72,7 @@ class OAuthFlow:
         )  # fmt: skip
         try:
             await self._redis.set(_PREFIX + state, _encode(transaction), ex=LOGIN_SECONDS)
-        except (RedisError, OSError):
+        except REDIS_DOWN:
             raise _store_down() from None
         return start.url, binding
 
@@ -108,7 +108,7 @@ class OAuthFlow:
     async def _take(self, state: str) -> Transaction | None:
         try:
             raw = await self._redis.getdel(_PREFIX + state)  # one-shot: a replay finds nothing
-        except (RedisError, OSError):
+        except REDIS_DOWN:
             raise _store_down() from None
         return None if raw is None else _decode(raw)
 

@@ -17,10 +17,10 @@ from typing import Any
 import msgspec
 from litestar.connection import ASGIConnection
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from bodhi_common.clock import Clock
 from bodhi_common.errors import ResourceExhausted
+from gateway.redis_down import REDIS_DOWN
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class Counters:
                 pipe.expire(name, window.seconds, nx=True)
                 pipe.ttl(name)
                 count, _, ttl = await pipe.execute()
-        except (RedisError, OSError):
+        except REDIS_DOWN:
             self._pause()
             return 0, 0
         return int(count), max(int(ttl), 1)
@@ -89,7 +89,7 @@ class Counters:
                 pipe.get(name)
                 pipe.ttl(name)
                 count, ttl = await pipe.execute()
-        except (RedisError, OSError):
+        except REDIS_DOWN:
             self._pause()
             return 0
         if count is None or int(count) < window.limit:
@@ -102,7 +102,7 @@ class Counters:
             return
         try:
             await self._redis.set(name, 1, ex=seconds)
-        except (RedisError, OSError):
+        except REDIS_DOWN:
             self._pause()
 
     async def flagged(self, name: str) -> bool:
@@ -111,7 +111,7 @@ class Counters:
             return False
         try:
             return bool(await self._redis.exists(name))
-        except (RedisError, OSError):
+        except REDIS_DOWN:
             self._pause()
             return False
 

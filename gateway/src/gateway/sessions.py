@@ -11,10 +11,10 @@ from typing import TypeVar
 
 import msgspec
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from bodhi_common.clock import Clock
 from bodhi_common.errors import Unavailable
+from gateway.redis_down import REDIS_DOWN
 
 T = TypeVar("T")
 _PREFIX = "bodhi:session:"
@@ -113,7 +113,7 @@ class SessionStore:
 async def _guard(operation: Awaitable[T]) -> T:
     try:
         return await operation
-    except (RedisError, OSError):
+    except REDIS_DOWN:
         raise Unavailable(
             "the session store is unavailable, try again shortly",
             code="session_store_unavailable",
