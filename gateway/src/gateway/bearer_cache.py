@@ -12,16 +12,21 @@ import logging
 from collections import OrderedDict
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from bodhi_common.clock import Clock
 from bodhi_common.metrics import HitCounter
 from gateway.identity import AuthContext
+from gateway.redis_down import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "bodhi:auth-invalidate"
 _MAX_ENTRIES = 10_000
+# A quiet channel is pinged (a message to ourselves) this often; not hearing anything for two
+# periods means the subscription is dead or Redis hangs, and the cache goes off. Without it a
+# hung Redis (SIGSTOP, a network cut without RST) left the cache on, deaf to invalidations.
+_HEARTBEAT_SECONDS = 5.0
+_PING = "ping:"
 
 
 def token_digest(token: str) -> str:
@@ -32,13 +37,21 @@ def token_digest(token: str) -> str:
 class BearerCache:
     """digest → (AuthContext, valid until)."""
 
-    def __init__(self, redis: Redis, clock: Clock, ttl: float) -> None:
+    def __init__(
+        self, redis: Redis, clock: Clock, ttl: float, *, heartbeat: float = _HEARTBEAT_SECONDS
+    ) -> None:
         self._redis = redis
+        self._heartbeat = heartbeat
         self._clock = clock
         self._ttl = ttl
         self._entries: OrderedDict[str, tuple[AuthContext, float]] = OrderedDict()
         self._listening = False
         self.lookups = HitCounter()
+
+    @property
+    def listening(self) -> bool:
+        """Subscribed and hearing the channel: only then are tokens cached."""
+        return self._listening
 
     def get(self, digest: str) -> AuthContext | None:
         """A cached context still valid now."""
@@ -67,6 +80,8 @@ class BearerCache:
     def drop(self, message: str) -> None:
         """Forget entries named by an invalidation: `token:<id>`, `user:<id>` or `all`."""
         kind, _, key = message.partition(":")
+        if kind == "ping":
+            return
         if kind == "all":
             self._entries.clear()
             return
@@ -79,7 +94,7 @@ class BearerCache:
         self.drop(message)
         try:
             await self._redis.publish(CHANNEL, message)
-        except (RedisError, OSError):
+        except REDIS_DOWN:
             log.warning("could not publish an auth invalidation; other instances expire it")
 
     async def listen(self) -> None:
@@ -96,11 +111,20 @@ class BearerCache:
             await asyncio.sleep(1)
 
     async def _follow(self) -> None:
+        loop = asyncio.get_running_loop()
         async with self._redis.pubsub() as pubsub:
             await pubsub.subscribe(CHANNEL)
             self._listening = True
+            heard = loop.time()
             while True:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                message = await pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=self._heartbeat
+                )
                 if message is not None:
+                    heard = loop.time()
                     data = message["data"]
                     self.drop(data.decode() if isinstance(data, bytes) else str(data))
+                    continue
+                if loop.time() - heard > 2 * self._heartbeat:
+                    raise ConnectionError("the invalidation channel went silent")
+                await self._redis.publish(CHANNEL, _PING)  # a hung Redis times out here
