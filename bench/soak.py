@@ -84,6 +84,7 @@ FAULTS: list[Fault] = [
     _signal("gateway", signal.SIGTERM, "SIGTERM, restarted at heal"),
     _link("aiproxy-db", "blackhole"),
     _signal("auth", signal.SIGKILL, "SIGKILL, restarted at heal"),
+    _link("auth-db", "blackhole"),
 ]
 
 
