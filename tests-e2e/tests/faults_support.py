@@ -11,7 +11,13 @@ Fault = Literal["reset", "blackhole"]
 
 # Short deadlines so that a hung dependency shows within a test's budget: the gateway's calls
 # to services, and the longest silence aiproxy-svc accepts from a provider.
-FAULT_ENV = {"BODHI_RPC_TIMEOUT_SECONDS": "2", "BODHI_UPSTREAM_READ_TIMEOUT_SECONDS": "2"}
+# A bearer token is cached 1 s (not 60), so a test can outwait the cache and see what happens
+# when auth-svc must be asked.
+FAULT_ENV = {
+    "BODHI_RPC_TIMEOUT_SECONDS": "2",
+    "BODHI_UPSTREAM_READ_TIMEOUT_SECONDS": "2",
+    "BODHI_BEARER_CACHE_SECONDS": "1",
+}
 
 
 def timed(action: Callable[[], T]) -> tuple[T, float]:

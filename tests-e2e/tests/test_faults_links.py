@@ -136,6 +136,29 @@ def test_a_lost_service_is_a_clear_503_or_504_named_by_ready_and_heals(
     assert client.http.get(path).status_code == 200
 
 
+@pytest.mark.parametrize("fault", ["reset", "blackhole"])
+def test_a_recently_verified_bearer_token_outlives_an_auth_outage(
+    faulty: Stack, robot: BodhiClient, fault: Fault
+) -> None:
+    """Expect: with auth-svc cut or hung, a bearer token verified within
+    BODHI_BEARER_STALE_SECONDS is still accepted after its cache time (1 s here; tokens change
+    only through auth-svc), while a token never seen gets 503/504 (never a 401: nothing is known
+    of it, and never a 200)."""
+    assert robot.whoami()["auth_status"] == "api_token"
+    time.sleep(1.2)  # past the 1 s cache time: the next call would ask auth-svc
+    getattr(faulty.proxies["auth"], fault)()
+    response, took = timed(lambda: robot.http.get("/v1/models", timeout=DEADLINE))
+    print(
+        f"\nauth {fault}: a warm token's GET /v1/models -> {response.status_code} in {took:.0f} ms"
+    )
+    assert response.status_code == 200, response.text
+    with BodhiClient(
+        faulty.gateway_url, headers={"Authorization": "Bearer bodhiapp_stranger"}
+    ) as s:
+        stranger = s.http.get("/v1/models", timeout=DEADLINE)
+    assert stranger.status_code in (503, 504), stranger.text
+
+
 def test_a_slow_link_is_slow_not_broken(faulty: Stack, admin: BodhiClient) -> None:
     """Expect: 100 ms of latency each way on the link to auth-svc and on Redis's (both used by
     every session call) slows answers down but changes none of them."""

@@ -73,7 +73,9 @@ def _wiring(settings: GatewaySettings, clock: Clock) -> dict[str, Any]:
     sessions = SessionStore(
         redis, clock, idle=s.bodhi_session_idle_seconds, absolute=s.bodhi_session_absolute_seconds
     )
-    cache = BearerCache(redis, clock, s.bodhi_bearer_cache_seconds)
+    cache = BearerCache(
+        redis, clock, s.bodhi_bearer_cache_seconds, stale=s.bodhi_bearer_stale_seconds
+    )
     limits = RateLimits(redis, clock, s)
     backends.settings.live = live.gateway_settings(s, os.environ, redis, sessions)
     return {

@@ -15,7 +15,13 @@ from litestar.connection import ASGIConnection
 from redis.asyncio import Redis
 
 from bodhi_common.clock import Clock
-from bodhi_common.errors import PermissionDenied, ResourceExhausted, Unauthenticated, Unavailable
+from bodhi_common.errors import (
+    DeadlineExceeded,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+)
 from gateway.bearer_cache import BearerCache, token_digest
 from gateway.clients.auth import AuthClient
 from gateway.identity import ANONYMOUS, AuthContext, Level
@@ -26,6 +32,7 @@ from gateway.web import SAFE_METHODS, Web
 log = logging.getLogger(__name__)
 Connection = ASGIConnection[Any, Any, Any, Any]
 _REFRESH_EARLY = 5.0  # refresh this long before the access token expires
+_AUTH_DOWN_PAUSE = 5.0  # after auth-svc failed, recently verified tokens do not wait on it
 _LOCK = "bodhi:refresh-lock:"
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
 
@@ -44,6 +51,7 @@ class Authenticator:
         self._redis = redis
         self._web = web
         self._clock = clock
+        self._auth_down_until = 0.0  # monotonic; until then stale bearer entries skip auth-svc
 
     async def context(self, connection: Connection) -> AuthContext:
         """The caller, or an error (401 bad credentials, 403 cross-site, 503 no session store)."""
@@ -83,6 +91,10 @@ class Authenticator:
         cached = self._cache.get(digest)
         if cached is not None:
             return cached
+        if self._clock.monotonic() < self._auth_down_until:
+            stale = self._cache.stale(digest)  # auth-svc just failed: do not wait on it again
+            if stale is not None:
+                return stale
         wait = await self._limits.bearer_blocked(client, digest)
         if wait:
             raise RateLimited(self._limits.invalid_bearer, wait)
@@ -91,6 +103,13 @@ class Authenticator:
         except Unauthenticated:
             await self._limits.failed(self._limits.invalid_bearer, client)
             raise
+        except (Unavailable, DeadlineExceeded):
+            self._auth_down_until = self._clock.monotonic() + _AUTH_DOWN_PAUSE
+            stale = self._cache.stale(digest)
+            if stale is None:
+                raise
+            log.warning("auth-svc unreachable: a recently verified bearer token is accepted")
+            return stale
         self._cache.put(digest, ctx, expires_at)
         await self._limits.bearer_worked(digest)
         return ctx

@@ -1,8 +1,10 @@
 """Verified bearer tokens, remembered in this process by the SHA-256 of the token for at most
 60 s and never past the token's own expiry, so a warm call costs a dict lookup (no auth-svc, no
-provider). A change to a token or a person is published on a Redis channel that every gateway
-instance listens to, so a deactivated token stops working everywhere within a second; while
-this instance is not subscribed it caches nothing (it cannot hear invalidations)."""
+provider). While auth-svc cannot be reached, a token verified within the last few minutes
+(BODHI_BEARER_STALE_SECONDS) is still accepted, so an auth-svc outage does not stop warm callers.
+A change to a token or a person is published on a Redis channel that every gateway instance
+listens to, so a deactivated token stops working everywhere within a second; while this
+instance is not subscribed it caches nothing (it cannot hear invalidations)."""
 
 from __future__ import annotations
 
@@ -35,16 +37,23 @@ def token_digest(token: str) -> str:
 
 
 class BearerCache:
-    """digest → (AuthContext, valid until)."""
+    """digest → (AuthContext, fresh until, usable until while auth-svc cannot be asked)."""
 
     def __init__(
-        self, redis: Redis, clock: Clock, ttl: float, *, heartbeat: float = _HEARTBEAT_SECONDS
+        self,
+        redis: Redis,
+        clock: Clock,
+        ttl: float,
+        *,
+        stale: float = 0.0,
+        heartbeat: float = _HEARTBEAT_SECONDS,
     ) -> None:
         self._redis = redis
         self._heartbeat = heartbeat
         self._clock = clock
         self._ttl = ttl
-        self._entries: OrderedDict[str, tuple[AuthContext, float]] = OrderedDict()
+        self._stale = stale
+        self._entries: OrderedDict[str, tuple[AuthContext, float, float]] = OrderedDict()
         self._listening = False
         self.lookups = HitCounter()
 
@@ -59,23 +68,36 @@ class BearerCache:
         if entry is None:
             self.lookups.misses += 1
             return None
-        if self._clock.now() >= entry[1]:
-            del self._entries[digest]
+        now = self._clock.now()
+        if now >= entry[1]:
+            if now >= entry[2]:
+                del self._entries[digest]
             self.lookups.misses += 1
             return None
         self.lookups.hits += 1
+        return entry[0]
+
+    def stale(self, digest: str) -> AuthContext | None:
+        """A context verified at most `ttl + stale` seconds ago (never past the token's own
+        expiry), for when auth-svc cannot be asked: a token or person changes only through
+        auth-svc, and invalidations heard meanwhile still drop the entry; while the channel is
+        not heard, nothing is served stale."""
+        entry = self._entries.get(digest)
+        if entry is None or not self._listening or self._clock.now() >= entry[2]:
+            return None
         return entry[0]
 
     def put(self, digest: str, ctx: AuthContext, expires_at: float | None) -> None:
         """Remember a verified token (only while invalidations can be heard)."""
         if not self._listening:
             return
-        until = self._clock.now() + self._ttl
+        now = self._clock.now()
+        until, usable = now + self._ttl, now + self._ttl + self._stale
         if expires_at is not None:
-            until = min(until, expires_at)
+            until, usable = min(until, expires_at), min(usable, expires_at)
         if len(self._entries) >= _MAX_ENTRIES:
             self._entries.popitem(last=False)
-        self._entries[digest] = (ctx, until)
+        self._entries[digest] = (ctx, until, usable)
 
     def drop(self, message: str) -> None:
         """Forget entries named by an invalidation: `token:<id>`, `user:<id>` or `all`."""
@@ -86,7 +108,7 @@ class BearerCache:
             self._entries.clear()
             return
         field = "token_id" if kind == "token" else "user_id"
-        for digest in [d for d, (ctx, _) in self._entries.items() if getattr(ctx, field) == key]:
+        for digest in [d for d, (ctx, *_) in self._entries.items() if getattr(ctx, field) == key]:
             del self._entries[digest]
 
     async def publish(self, message: str) -> None:

@@ -65,6 +65,14 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper")
     bodhi_bearer_cache_seconds: Annotated[
         Seconds, msgspec.Meta(le=60, description="How long a verified bearer token is cached")
     ] = 60.0
+    bodhi_bearer_stale_seconds: Annotated[
+        Seconds,
+        msgspec.Meta(
+            le=3600,
+            description="How long past its cache time a verified bearer token is still accepted"
+            " while auth-svc cannot be reached (0: never)",
+        ),
+    ] = 300.0
     bodhi_invalid_bearer_limit: Annotated[
         int,
         msgspec.Meta(ge=1, description="Invalid bearer tokens per minute per client before 429"),
