@@ -83,8 +83,10 @@ def failures(gateway_schema: Any, base_url: str, credentials: dict[str, str]) ->
         )
 
         @given(case=cases)
+        # derandomize: the same cases on every run, so `make test` is repeatable; widen the
+        # search by running this file with a larger EXAMPLES, not by luck in CI.
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-                  database=None, phases=[Phase.generate])  # fmt: skip
+                  database=None, phases=[Phase.generate], derandomize=True)  # fmt: skip
         def run(case: schemathesis.Case) -> None:
             response = case.call(base_url=base_url, headers=credentials, timeout=15)
             case.validate_response(response, excluded_checks=NOT_APPLICABLE)
