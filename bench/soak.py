@@ -239,6 +239,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _overlaps(outcome: tuple[float, float, str], start: float, end: float) -> bool:
+    at, took, _ = outcome
+    return at <= end and at + took >= start
+
+
 def summarise(raw: dict[str, Any], faults: list[dict[str, Any]]) -> dict[str, Any]:
     windows = [
         (f["from_s"], f["healed_s"] + (f["ready_after_heal_s"] or 0) + RECOVERY) for f in faults
@@ -248,10 +253,13 @@ def summarise(raw: dict[str, Any], faults: list[dict[str, Any]]) -> dict[str, An
     for kind, outcomes in raw.items():
         ok = [t for _, t, c in outcomes if c == "ok"]
         errors = [(at, t, c) for at, t, c in outcomes if c != "ok"]
-        in_fault = [e for e in errors if any(a <= e[0] <= b for a, b in windows)]
-        for at, _, c in in_fault:
+        # A request is the fault's when it was in flight at any moment of the window.
+        in_fault = [e for e in errors if any(_overlaps(e, a, b) for a, b in windows)]
+        for at, took, c in in_fault:
             name = next(
-                f["fault"] for f, (a, b) in zip(faults, windows, strict=True) if a <= at <= b
+                f["fault"]
+                for f, (a, b) in zip(faults, windows, strict=True)
+                if _overlaps((at, took, c), a, b)
             )
             by_fault.setdefault(name, {}).setdefault(f"{kind}: {c}", 0)
             by_fault[name][f"{kind}: {c}"] += 1
@@ -264,7 +272,7 @@ def summarise(raw: dict[str, Any], faults: list[dict[str, Any]]) -> dict[str, An
             "ok": len(ok),
             "errors_in_faults": len(in_fault),
             "errors_steady": len(steady),
-            "steady_classes": sorted({c for _, _, c in steady}),
+            "steady": [(round(at, 1), c) for at, _, c in steady],
             "classes": classes,
             "p50_ms": ms(percentile(ok, 0.5) * 1000) if ok else None,
             "p99_ms": ms(percentile(ok, 0.99) * 1000) if ok else None,
@@ -280,6 +288,7 @@ def growth(samples: list[dict[str, Any]], warm_up: float) -> dict[str, Any]:
         if name == "t_s":
             continue
         same = [s[name] for s in after if name in s and s[name]["pid"] == first["pid"]]
+        same = [x for x in same if x["mb"] > 0] or same  # a killed process reads 0
         restarted = len(same) < len(after)
         out[name] = {
             "after_warm_up_mb": first["mb"],
@@ -319,6 +328,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "faults": raw["faults"],
         "checks": raw["checks"],
         "growth": growth(raw["samples"], args.warm_up),
+        "rss_samples": [
+            {"t_s": x["t_s"], **{n: v["mb"] for n, v in x.items() if n != "t_s"}}
+            for x in raw["samples"]
+        ],
         "unanswered_tasks": raw["unanswered_tasks"],
     }
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+OURS = ("gateway", "auth", "secret", "model", "aiproxy")  # judged; the dev OIDC provider is not
+
 
 def verdicts(result: dict[str, Any]) -> list[tuple[str, bool, str]]:
     """(expectation, held, figure) for each thing the soak promises."""
@@ -14,7 +16,8 @@ def verdicts(result: dict[str, Any]) -> list[tuple[str, bool, str]]:
     fail_open = sum(k["classes"].get("session answered as logged out", 0) for k in kinds.values())
     slowest = max((k["slowest_error_s"] for k in kinds.values()), default=0.0)
     pulls = checks["pull_states"]
-    grown = {n: g["growth_pct"] for n, g in result["growth"].items() if g["growth_pct"] is not None}
+    grown = {n: g["growth_pct"] for n, g in result["growth"].items()
+             if g["growth_pct"] is not None and n in OURS}  # fmt: skip
     worst = max(grown.values(), default=0.0)
     recovered = [f for f in result["faults"] if f["ready_after_heal_s"] is None]
     return [
@@ -40,8 +43,14 @@ def verdicts(result: dict[str, Any]) -> list[tuple[str, bool, str]]:
             f"{len(result['faults']) - len(recovered)}/{len(result['faults'])} ready after heal",
         ),
         ("errors come fast (slowest error answer)", slowest < 10, f"{slowest} s"),
-        ("RSS growth of the processes never restarted <= 5 %", worst <= 5, f"max {worst} %"),
+        ("RSS growth of our processes never restarted <= 5 %", worst <= 5, f"max {worst} %"),
     ]
+
+
+def _steady(kind: dict[str, Any]) -> str:
+    if not kind["steady"]:
+        return ""
+    return " (" + ", ".join(f"{c} at {at} s" for at, c in kind["steady"]) + ")"
 
 
 def report(result: dict[str, Any]) -> str:
@@ -72,7 +81,7 @@ def report(result: dict[str, Any]) -> str:
     for kind, k in sorted(result["kinds"].items()):
         lines.append(
             f"| {kind} | {k['sent']} | {k['ok']} | {k['errors_in_faults']} | "
-            f"{k['errors_steady']}{' (' + ', '.join(k['steady_classes']) + ')' if k['steady_classes'] else ''} | "  # noqa: E501
+            f"{k['errors_steady']}{_steady(k)} | "
             f"{k['p50_ms']} / {k['p99_ms']} | {k['slowest_error_s']} |"
         )
     lines += ["", "Error classes:", ""]
@@ -105,4 +114,13 @@ def report(result: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {g['after_warm_up_mb']} | {g['end_mb']} | {g['peak_mb']} | {grown} |"
         )
+    samples = result.get("rss_samples") or []
+    if samples:
+        picks = [samples[min(len(samples) - 1, round(q * (len(samples) - 1)))]
+                 for q in (0.0, 0.25, 0.5, 0.75, 1.0)]  # fmt: skip
+        lines += ["", "RSS over the run (MB; 0: not running at that moment), to tell a plateau "
+                  "from a leak:", "", "| process | " + " | ".join(f"{p['t_s']:g} s" for p in picks)
+                  + " |", "|---|" + "---|" * len(picks)]  # fmt: skip
+        for name in result["growth"]:
+            lines.append(f"| {name} | " + " | ".join(str(p.get(name, "")) for p in picks) + " |")
     return "\n".join(lines) + "\n"
