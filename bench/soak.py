@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchkit import cpu_model, ms, percentile, write_results
+import msgspec
+from benchkit import RESULTS, cpu_model, ms, percentile, write_results
 from identity_stack import launch
 from proxy_stack import prepare, recorder, rss_mb, tree, upstream, upstream_process
 from soak_report import report
@@ -346,7 +347,12 @@ def main() -> None:
     cli.add_argument("--fault-seconds", type=float, default=5.0)
     cli.add_argument("--warm-up", type=float, default=30.0)
     cli.add_argument("--name", default="soak")
+    cli.add_argument("--report-only", action="store_true", help="re-render <name>.md from .json")
     args = cli.parse_args()
+    if args.report_only:
+        saved = msgspec.json.decode((RESULTS / f"{args.name}.json").read_bytes())
+        write_results(args.name, report(saved), saved)
+        return
     started = time.monotonic()
     result = measure(args)
     result["machine"] = {"cpu": cpu_model(), "cores": os.cpu_count()}
