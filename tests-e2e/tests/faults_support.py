@@ -1,10 +1,17 @@
-"""Shared by the fault tests (test_faults_*.py): the settings of their stacks and a timer."""
+"""Shared by the fault tests (test_faults_*.py): their stacks, first admin, and a timer."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Literal, TypeVar
+
+from conftest import launch
+
+from bodhi_devstack.stack import Stack
+from bodhi_e2e.client import BodhiClient
 
 T = TypeVar("T")
 Fault = Literal["reset", "blackhole"]
@@ -25,3 +32,19 @@ def timed(action: Callable[[], T]) -> tuple[T, float]:
     started = time.monotonic()
     result = action()
     return result, 1000 * (time.monotonic() - started)
+
+
+@contextlib.contextmanager
+def faulty_stack(pg_server: str, redis_server: str, data_dir: Path) -> Iterator[Stack]:
+    """A new install with a FaultProxy on every link (Stack.proxies) and FAULT_ENV's deadlines."""
+    with launch(pg_server, redis_server, data_dir, env=FAULT_ENV, fault_proxies=True) as stack:
+        yield stack
+
+
+@contextlib.contextmanager
+def first_admin(stack: Stack) -> Iterator[BodhiClient]:
+    """The new install set up, and its first user (the admin) logged in with a session."""
+    with BodhiClient(stack.gateway_url) as client:
+        assert client.setup("Fault tests").status_code == 200
+        client.login_as("admin")
+        yield client

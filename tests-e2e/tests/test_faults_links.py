@@ -12,8 +12,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import launch
-from faults_support import FAULT_ENV, Fault, timed
+from faults_support import Fault, faulty_stack, first_admin, timed
 
 from bodhi_devstack.stack import Stack
 from bodhi_e2e.client import BodhiClient
@@ -26,17 +25,14 @@ def faulty(
     pg_server: str, redis_server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     """A new install whose gateway reaches Redis and every service through a FaultProxy."""
-    data_dir = tmp_path_factory.mktemp("faults-links")
-    with launch(pg_server, redis_server, data_dir, env=FAULT_ENV, fault_proxies=True) as stack:
+    with faulty_stack(pg_server, redis_server, tmp_path_factory.mktemp("faults-links")) as stack:
         yield stack
 
 
 @pytest.fixture(scope="module")
 def admin(faulty: Stack) -> Iterator[BodhiClient]:
     """The first user (the admin), logged in with a session cookie."""
-    with BodhiClient(faulty.gateway_url) as client:
-        assert client.setup("Fault tests").status_code == 200
-        client.login_as("admin")
+    with first_admin(faulty) as client:
         yield client
 
 

@@ -18,8 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import launch
-from faults_support import FAULT_ENV
+from faults_support import faulty_stack, first_admin
 
 from bodhi_devstack.stack import Stack
 from bodhi_devstack.upstream import Behaviour, LocalUpstream
@@ -35,16 +34,13 @@ def faulty(
     pg_server: str, redis_server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     """A new install with a FaultProxy on every link (the services' PostgreSQL ones here)."""
-    data_dir = tmp_path_factory.mktemp("faults-work")
-    with launch(pg_server, redis_server, data_dir, env=FAULT_ENV, fault_proxies=True) as stack:
+    with faulty_stack(pg_server, redis_server, tmp_path_factory.mktemp("faults-work")) as stack:
         yield stack
 
 
 @pytest.fixture(scope="module")
 def admin(faulty: Stack) -> Iterator[BodhiClient]:
-    with BodhiClient(faulty.gateway_url) as client:
-        assert client.setup("Fault tests").status_code == 200
-        client.login_as("admin")
+    with first_admin(faulty) as client:
         yield client
 
 
