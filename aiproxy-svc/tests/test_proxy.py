@@ -13,6 +13,7 @@ from huggingface_hub import hf_hub_download
 from bodhi.aiproxy.v1 import aiproxy_pb2 as pb
 from bodhi.model.v1 import model_pb2
 from bodhi_devstack.hub import LocalHub
+from bodhi_devstack.proc import free_port
 from bodhi_devstack.upstream import Behaviour, LocalUpstream
 
 from support import Services, as_user, as_user_to_model, chat, create_request, refusal, services
@@ -187,3 +188,20 @@ async def test_a_large_answer_travels_in_pieces(svc: Services, upstream: LocalUp
     assert len(chunks) >= 2
     assert max(map(len, chunks)) <= 1 << 20
     assert len(msgspec.json.decode(b"".join(chunks))["data"]) == 30_000
+
+
+async def test_without_model_svc_the_api_models_are_still_listed(
+    databases: list[str], tmp_path: Path, local_hub: LocalHub, upstream: LocalUpstream
+) -> None:
+    """model-svc unreachable (nothing listens at its address): ListModels still names the API
+    models, which route without it, and says the local aliases are missing, instead of failing
+    the whole list (a client that only uses remote providers keeps working)."""
+    nowhere = f"127.0.0.1:{free_port()}"
+    async with services(
+        databases, tmp_path / "hf", local_hub.url, BODHI_MODEL_ADDR=nowhere,
+        BODHI_RPC_TIMEOUT_SECONDS="1",
+    ) as svc:  # fmt: skip
+        await _api_model(svc, upstream, prefix="up/")
+        listed = await svc.aiproxy.ListModels(pb.ListModelsRequest(), metadata=MD)
+    assert [m.id for m in listed.models] == ["up/gpt-test"]
+    assert listed.local_unavailable

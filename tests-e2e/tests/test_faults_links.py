@@ -7,6 +7,7 @@ clients recover without restarting anything. Figures are printed (run with -s), 
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 
@@ -153,6 +154,27 @@ def test_a_recently_verified_bearer_token_outlives_an_auth_outage(
     ) as s:
         stranger = s.http.get("/v1/models", timeout=DEADLINE)
     assert stranger.status_code in (503, 504), stranger.text
+
+
+def test_without_model_svc_the_model_list_still_names_the_api_models(
+    faulty: Stack, robot: BodhiClient
+) -> None:
+    """Expect: with model-svc down (killed: aiproxy-svc reaches it directly, not through a
+    proxy), GET /v1/models answers 200 with the API models (they route without model-svc) and
+    `x-bodhi-models-incomplete: local`, not a 503 that hides every model; a name it cannot find
+    is 503 (it may be a local alias), not 404; once model-svc is back the header is gone."""
+    faulty.children["model"].send_signal(signal.SIGKILL)
+    robot.wait_until(ready=False)
+    listed = robot.http.get("/v1/models", timeout=DEADLINE)
+    assert listed.status_code == 200, listed.text
+    assert listed.headers.get("x-bodhi-models-incomplete") == "local"
+    unknown = robot.http.get("/v1/models/some-local-alias", timeout=DEADLINE)
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (503, "service_unavailable")
+    faulty.restart("model")
+    robot.wait_until(ready=True)
+    healed = robot.http.get("/v1/models", timeout=DEADLINE)
+    assert healed.status_code == 200
+    assert "x-bodhi-models-incomplete" not in healed.headers
 
 
 def test_a_slow_link_is_slow_not_broken(faulty: Stack, admin: BodhiClient) -> None:

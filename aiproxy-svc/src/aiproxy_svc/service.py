@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -16,8 +17,10 @@ from aiproxy_svc.registry import ApiModels
 from bodhi.aiproxy.v1 import aiproxy_pb2 as pb
 from bodhi.aiproxy.v1 import aiproxy_pb2_grpc
 from bodhi.model.v1 import model_pb2
-from bodhi_common.errors import InvalidArgument
+from bodhi_common.errors import DeadlineExceeded, InvalidArgument, Unavailable
 from bodhi_common.paging import page_of
+
+log = logging.getLogger(__name__)
 
 Context = Any
 _FORMAT = {pb.API_FORMAT_OPENAI: "openai"}
@@ -88,9 +91,14 @@ class AiProxyServicer(aiproxy_pb2_grpc.AiProxyServiceServicer):
         return pb.FetchProviderModelsResponse(models=await self._providers.models(target))
 
     async def ListModels(self, request: pb.ListModelsRequest, context: Context) -> Any:
-        """Every routable name: user aliases, model aliases, then API models (prefix included)."""
-        local = await self._local.aliases()
+        """Every routable name: user aliases, model aliases, then API models (prefix included).
+        Without model-svc the API models are still listed (they route without it), marked so."""
         api = await self._api.table()
+        try:
+            local = await self._local.aliases()
+        except (Unavailable, DeadlineExceeded) as err:
+            log.warning("model-svc unavailable: listing API models only", extra={"code": err.code})
+            return pb.ListModelsResponse(models=_model_infos([], api), local_unavailable=True)
         return pb.ListModelsResponse(models=_model_infos(local, api))
 
     async def ChatCompletion(

@@ -21,6 +21,7 @@ from gateway.schemas.ai import (
     ApiModelOut,
     ApiModelPage,
     ApiModelUpdate,
+    ModelCatalog,
     ModelEntry,
     ProviderCheck,
     TestPrompt,
@@ -111,16 +112,17 @@ class AiProxyClient:
         reply = await self._rpc("FetchProviderModels", request, ctx, bounded=False)
         return list(reply.models)
 
-    async def models(self, ctx: AuthContext) -> list[ModelEntry]:
-        """Every routable model name."""
+    async def models(self, ctx: AuthContext) -> ModelCatalog:
+        """Every routable model name (the API models alone while model-svc is unavailable)."""
         reply = await self._rpc("ListModels", pb.ListModelsRequest(), ctx)
-        return [
+        entries = [
             ModelEntry(
                 id=m.id, created=m.created_at.seconds, owned_by=m.owned_by,
                 source=_SOURCE.get(m.source, "model"),
             )
             for m in reply.models
         ]  # fmt: skip
+        return ModelCatalog(entries=entries, local_unavailable=reply.local_unavailable)
 
     async def chat(
         self, ctx: AuthContext, model: str, body: bytes

@@ -12,7 +12,7 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from bodhi_common.errors import InvalidArgument, NotFound
+from bodhi_common.errors import InvalidArgument, NotFound, Unavailable
 from gateway.clients import Backends
 from gateway.guards import USER_API, guard
 from gateway.hostile import not_json
@@ -45,15 +45,22 @@ def head_of(body: bytes) -> Head:
         raise not_json(err) from None
 
 
+# Set on a model list that lacks the local aliases because model-svc could not be asked (the
+# API models, which route without it, are still listed).
+INCOMPLETE_HEADER = "x-bodhi-models-incomplete"
+
+
 @get("/v1/models", tags=TAGS, guards=READ)
 async def models(
     ctx: NamedDependency[AuthContext], backends: NamedDependency[Backends]
-) -> OpenAIModelList:
+) -> Response[OpenAIModelList]:
     """Every model name a client can send: user and model aliases, then API models (prefix
-    included, so every listed id routes)."""
-    entries = await backends.aiproxy.models(ctx)
-    data = [OpenAIModel(id=e.id, created=e.created, owned_by=e.owned_by) for e in entries]
-    return OpenAIModelList(data=data)
+    included, so every listed id routes). While model-svc is unavailable, the API models alone,
+    with the header `x-bodhi-models-incomplete: local`."""
+    catalog = await backends.aiproxy.models(ctx)
+    data = [OpenAIModel(id=e.id, created=e.created, owned_by=e.owned_by) for e in catalog.entries]
+    headers = {INCOMPLETE_HEADER: "local"} if catalog.local_unavailable else None
+    return Response(OpenAIModelList(data=data), headers=headers)
 
 
 @get("/v1/models/{model_id:path}", tags=TAGS, guards=READ)
@@ -62,9 +69,14 @@ async def model(
 ) -> OpenAIModel:
     """One model by its id (ids may contain '/')."""
     name = model_id.lstrip("/")
-    for e in await backends.aiproxy.models(ctx):
+    catalog = await backends.aiproxy.models(ctx)
+    for e in catalog.entries:
         if e.id == name:
             return OpenAIModel(id=e.id, created=e.created, owned_by=e.owned_by)
+    if catalog.local_unavailable:  # it may be a local alias: not known to be missing
+        raise Unavailable(
+            "the model service is unavailable, try again shortly", code="service_unavailable"
+        )
     raise NotFound(f"model {name!r} not found", code="model_not_found", param="model")
 
 

@@ -134,6 +134,14 @@ class ModelEntry(msgspec.Struct, frozen=True, kw_only=True):
     source: Literal["user", "model", "api"]
 
 
+class ModelCatalog(msgspec.Struct, frozen=True, kw_only=True):
+    """Every routable model name; `local_unavailable`: model-svc could not be asked, so only
+    the API models are listed."""
+
+    entries: list[ModelEntry]
+    local_unavailable: bool = False
+
+
 class Upstream(msgspec.Struct, frozen=True, kw_only=True):
     """The start of a proxied upstream answer."""
 
