@@ -26,6 +26,9 @@ async def serve(settings: GatewaySettings) -> None:
         proxy_headers=settings.bodhi_trusted_proxies is not None,
         forwarded_allow_ips=settings.bodhi_trusted_proxies or "",
         timeout_graceful_shutdown=int(settings.bodhi_shutdown_grace_seconds),
+        # uvicorn's 5 s default equals the clients' own (httpx, the OpenAI SDK): a connection a
+        # client reuses at 4.99 s idle could be closed under its request (the soak saw it).
+        timeout_keep_alive=max(1, round(settings.bodhi_keep_alive_seconds)),
     )
     await uvicorn.Server(config).serve()
 

@@ -40,6 +40,15 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper")
     bodhi_shutdown_grace_seconds: Annotated[
         Seconds, msgspec.Meta(description="Time in-flight requests get to finish on SIGTERM")
     ] = 10.0
+    bodhi_keep_alive_seconds: Annotated[
+        Seconds,
+        msgspec.Meta(
+            le=3600,
+            description="How long an idle client connection stays open; longer than clients'"
+            " own idle limits (5 s in httpx and the OpenAI SDK), so a reused connection is not"
+            " closed under a request",
+        ),
+    ] = 75.0
     bodhi_public_url: (
         Annotated[
             str,
