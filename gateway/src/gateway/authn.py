@@ -25,6 +25,7 @@ from bodhi_common.errors import (
 from gateway.bearer_cache import BearerCache, token_digest
 from gateway.clients.auth import AuthClient
 from gateway.identity import ANONYMOUS, AuthContext, Level
+from gateway.pause import Pause
 from gateway.rate_limits import RateLimited, RateLimits, client_address
 from gateway.sessions import Session, SessionStore
 from gateway.web import SAFE_METHODS, Web
@@ -51,7 +52,7 @@ class Authenticator:
         self._redis = redis
         self._web = web
         self._clock = clock
-        self._auth_down_until = 0.0  # monotonic; until then stale bearer entries skip auth-svc
+        self._auth_down = Pause(clock, _AUTH_DOWN_PAUSE)  # stale bearer entries skip auth-svc
 
     async def context(self, connection: Connection) -> AuthContext:
         """The caller, or an error (401 bad credentials, 403 cross-site, 503 no session store)."""
@@ -91,7 +92,7 @@ class Authenticator:
         cached = self._cache.get(digest)
         if cached is not None:
             return cached
-        if self._clock.monotonic() < self._auth_down_until:
+        if self._auth_down.active:
             stale = self._cache.stale(digest)  # auth-svc just failed: do not wait on it again
             if stale is not None:
                 return stale
@@ -104,7 +105,7 @@ class Authenticator:
             await self._limits.failed(self._limits.invalid_bearer, client)
             raise
         except (Unavailable, DeadlineExceeded):
-            self._auth_down_until = self._clock.monotonic() + _AUTH_DOWN_PAUSE
+            self._auth_down.start()
             stale = self._cache.stale(digest)
             if stale is None:
                 raise

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from bodhi_common.clock import Clock
 from bodhi_common.errors import ResourceExhausted
+from gateway.pause import Pause
 from gateway.redis_down import REDIS_DOWN
 from gateway.settings import GatewaySettings
 
@@ -59,13 +60,12 @@ class Counters:
 
     def __init__(self, redis: Redis, clock: Clock) -> None:
         self._redis = redis
-        self._clock = clock
-        self._paused_until = 0.0
+        self._paused = Pause(clock, _PAUSE_SECONDS)
 
     async def add(self, window: Window, key: str) -> tuple[int, int]:
         """Count one event: the count so far in this window and the seconds left of it
         ((0, 0) when Redis is unreachable)."""
-        if self._paused():
+        if self._paused.active:
             return 0, 0
         name = _PREFIX + window.name + ":" + key
         try:
@@ -81,7 +81,7 @@ class Counters:
 
     async def wait(self, window: Window, key: str) -> int:
         """Seconds until `key` may act again in `window` (0: it may now)."""
-        if self._paused():
+        if self._paused.active:
             return 0
         name = _PREFIX + window.name + ":" + key
         try:
@@ -98,7 +98,7 @@ class Counters:
 
     async def flag(self, name: str, seconds: int) -> None:
         """Remember a fact (e.g. a token that worked) for `seconds`."""
-        if self._paused():
+        if self._paused.active:
             return
         try:
             await self._redis.set(name, 1, ex=seconds)
@@ -107,7 +107,7 @@ class Counters:
 
     async def flagged(self, name: str) -> bool:
         """Whether a fact is remembered (False when Redis cannot say)."""
-        if self._paused():
+        if self._paused.active:
             return False
         try:
             return bool(await self._redis.exists(name))
@@ -115,12 +115,9 @@ class Counters:
             self._pause()
             return False
 
-    def _paused(self) -> bool:
-        return self._clock.monotonic() < self._paused_until
-
     def _pause(self) -> None:
         log.warning("rate limits unavailable (Redis); not enforced for a few seconds")
-        self._paused_until = self._clock.monotonic() + _PAUSE_SECONDS
+        self._paused.start()
 
 
 class RateLimits:
