@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import hashlib
 import os
+import re
 import shutil
 import signal
 import sys
@@ -128,7 +129,8 @@ async def logins(stack: Stack, rec: Recorder, until: float) -> None:
             try:
                 who = client.login_as("admin")
             except AssertionError as err:  # login_as asserts each step's status
-                return f"login step refused: {str(err)[:60]}"
+                found = re.search(r'"code":\s*"([^"]+)"', str(err))  # the step's error code
+                return f"login step refused: {found.group(1) if found else str(err)[:60]}"
             return "ok" if who.get("auth_status") == "logged_in" else "not logged in"
 
     while time.perf_counter() < until:

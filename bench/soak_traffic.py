@@ -40,11 +40,10 @@ class Recorder:
 def classify(response: httpx.Response) -> str:
     if response.is_success:
         return "ok"
-    code = ""
-    try:
-        error = response.json().get("error")
-        code = str(error.get("code", "")) if isinstance(error, dict) else str(error or "")
-        code = code or str(response.json().get("code", ""))
+    try:  # our envelope {"error": {"code"}}, or Ollama's {"error": "...", "code"}
+        body = response.json()
+        error = body.get("error")
+        code = str(error.get("code", "") if isinstance(error, dict) else body.get("code", ""))
     except (ValueError, AttributeError):
         code = "non-JSON body"
     return f"{response.status_code // 100}xx {response.status_code} {code}".rstrip()
