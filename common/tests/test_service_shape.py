@@ -34,6 +34,9 @@ LEAK = "password=hunter2"
 class Probe(auth_pb2_grpc.AuthServiceServicer):
     """AuthService stand-in whose methods exercise the interceptor."""
 
+    def __init__(self, pool: asyncpg.Pool[Any]) -> None:
+        self._pool = pool
+
     async def GetAppInfo(self, request: Any, context: Any) -> auth_pb2.GetAppInfoResponse:
         caller = current_caller()
         return auth_pb2.GetAppInfoResponse(version=f"{caller.service}|{request_id_var.get()}")
@@ -52,6 +55,10 @@ class Probe(auth_pb2_grpc.AuthServiceServicer):
     async def ListApiTokens(self, request: Any, context: Any) -> Any:
         raise ConnectionResetError(104, "Connection reset by peer")
 
+    async def GetPrincipal(self, request: Any, context: Any) -> Any:
+        # A query the real database takes longer over than its timeout allows.
+        await self._pool.execute("SELECT pg_sleep(5)", timeout=0.2)
+
     async def Logout(self, request: Any, context: Any) -> auth_pb2.LogoutResponse:
         await asyncio.sleep(0.5)
         return auth_pb2.LogoutResponse()
@@ -62,7 +69,7 @@ async def register(
     server: GrpcServer, pool: asyncpg.Pool[Any], settings: Any, clock: Clock
 ) -> AsyncIterator[None]:
     server.add(
-        auth_pb2_grpc.add_AuthServiceServicer_to_server, Probe(), "bodhi.auth.v1.AuthService"
+        auth_pb2_grpc.add_AuthServiceServicer_to_server, Probe(pool), "bodhi.auth.v1.AuthService"
     )
     yield
 
@@ -166,6 +173,18 @@ async def test_a_lost_database_connection_is_unavailable_not_internal(
         assert err.code() == grpc.StatusCode.UNAVAILABLE
         assert err.details() == "the database is unavailable, try again shortly"
         assert dict(err.trailing_metadata() or ())[CODE_KEY] == "database_unavailable"
+
+
+async def test_a_database_too_slow_to_answer_is_a_deadline_not_internal(
+    channel: grpc.aio.Channel,
+) -> None:
+    """A query past its timeout (asyncpg raises TimeoutError) is DEADLINE_EXCEEDED, the
+    gateway's 504 `database_timeout`, not a 500 (issue #9: a hung database)."""
+    stub = auth_pb2_grpc.AuthServiceStub(channel)
+    err = await rpc_error(stub.GetPrincipal(auth_pb2.GetPrincipalRequest(), metadata=as_gateway()))
+    assert err.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert err.details() == "the database did not answer in time"
+    assert dict(err.trailing_metadata() or ())[CODE_KEY] == "database_timeout"
 
 
 async def test_rpcs_not_built_yet_answer_unimplemented_clearly(channel: grpc.aio.Channel) -> None:

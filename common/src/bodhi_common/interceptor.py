@@ -24,6 +24,7 @@ from bodhi_common.context import (
 from bodhi_common.errors import (
     CODE_KEY,
     PARAM_KEY,
+    DeadlineExceeded,
     Internal,
     ServiceError,
     Unavailable,
@@ -47,6 +48,12 @@ DATABASE_DOWN: tuple[type[Exception], ...] = (
     asyncpg.TooManyConnectionsError,
     ConnectionError,
 )
+
+#: A query that outran its timeout (asyncpg's command_timeout, or a `timeout=` on the call) or a
+#: pool with no free connection in time: asyncio's TimeoutError, here only the database's (a
+#: provider's silence is mapped in aiproxy-svc's upstream, a peer's as a grpc error). The
+#: caller may try again, so DEADLINE_EXCEEDED (the gateway's 504), not a bug.
+DATABASE_SLOW: tuple[type[Exception], ...] = (TimeoutError,)
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 Continuation: TypeAlias = "Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]]"
@@ -171,6 +178,9 @@ async def _fail(
         exc = Unavailable(
             "the database is unavailable, try again shortly", code="database_unavailable"
         )
+    if isinstance(exc, DATABASE_SLOW):
+        log.warning("database timed out", extra={"method": method, "error": type(exc).__name__})
+        exc = DeadlineExceeded("the database did not answer in time", code="database_timeout")
     if not isinstance(exc, ServiceError):
         log.error("unhandled error", exc_info=exc, extra={"method": method})
         exc = Internal("internal error")
