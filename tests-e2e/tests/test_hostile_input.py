@@ -1,21 +1,23 @@
 """Hostile input against a whole stack (reliability-security.md G15, X-series limits): oversize
 bodies and headers, JSON that is not JSON, hostile paths and invalid bearer tokens get a clear
 4xx with a stable code, in the route's own error shape, and never a 5xx or a hang; the invalid-
-token limit holds across two gateway instances sharing Redis. (Generated bodies for every route
-are test_hostile_schema.py's.)"""
+token limit holds across two gateway instances sharing Redis, and so do the per-person limits on
+pulls and provider calls. (Generated bodies for every route are test_hostile_schema.py's.)"""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import redis
+from conftest import PROVIDER_KEY
 
 from bodhi_devstack.proc import free_port
 from bodhi_devstack.stack import Stack
+from bodhi_devstack.upstream import LocalUpstream
 from bodhi_e2e.client import BodhiClient
 
 DEADLINE = 20.0  # no-hang bound only, never a timing assertion
@@ -158,3 +160,67 @@ def test_invalid_tokens_are_refused_with_429_on_every_instance(stack: Stack) -> 
                 assert 0 < int(response.headers["retry-after"]) <= 60
         store.delete(THROTTLE_KEY)
     stack.children.pop(f"gateway-{port}").stop()
+
+
+def power_user(name: str, admin: BodhiClient, browser: Callable[[], BodhiClient]) -> BodhiClient:
+    """A new person, given the power-user role by the admin and logged in again (a session of
+    their own, so their limits are counted apart from every other test's)."""
+    person = browser()
+    person.login_as(name)
+    assert person.request_access().status_code == 201
+    pending = [r for r in admin.pending_requests() if r["username"] == name]
+    assert admin.approve(pending[0]["id"], "resource_power_user").status_code == 200
+    assert person.login_as(name)["role"] == "resource_power_user"
+    return person
+
+
+Call = Callable[[BodhiClient], httpx.Response]
+
+
+def spend_then_refused(
+    stack: Stack, person: BodhiClient, admin: BodhiClient, call: Call, limit: int, code: str
+) -> None:
+    """`limit` calls are served (whatever they answer, never a 429), the next is refused with
+    `code` and Retry-After on this gateway and on a second instance sharing Redis, and another
+    person (the admin) is not refused."""
+    answers = [call(person).status_code for _ in range(limit)]
+    assert 429 not in answers, answers
+    assert max(answers) < 500, answers
+    port = free_port()
+    stack.extra_gateway(port)
+    try:
+        with BodhiClient(f"http://127.0.0.1:{port}", cookies=person.http.cookies) as elsewhere:
+            for client in (person, elsewhere):
+                response = call(client)
+                assert code_of(response) == (429, code), response.text
+                assert 0 < int(response.headers["retry-after"]) <= 60
+    finally:
+        stack.children.pop(f"gateway-{port}").stop()
+    assert call(admin).status_code != 429
+
+
+def test_pulls_are_limited_per_person_on_every_instance(
+    stack: Stack, admin: BodhiClient, browser: Callable[[], BodhiClient]
+) -> None:
+    """BODHI_PULL_LIMIT (30 a minute by default) counts every pull a person starts, found or
+    not (an unknown alias is 404 here: nothing to download, but the Hub could have been asked)."""
+    person = power_user("hasty-puller", admin, browser)
+
+    def pull(client: BodhiClient) -> httpx.Response:
+        return client.http.post("/bodhi/v1/modelfiles/pull/no-such:alias", timeout=DEADLINE)
+
+    spend_then_refused(stack, person, admin, pull, limit=30, code="too_many_pulls")
+
+
+def test_provider_calls_are_limited_per_person_on_every_instance(
+    stack: Stack, admin: BodhiClient, browser: Callable[[], BodhiClient], provider: LocalUpstream
+) -> None:
+    """BODHI_PROVIDER_CHECK_LIMIT (20 a minute by default) counts each provider test or model
+    listing a person asks for, so the gateway cannot be used to hammer a provider."""
+    person = power_user("hasty-checker", admin, browser)
+    body = {"base_url": provider.url, "api_key": PROVIDER_KEY}
+
+    def fetch(client: BodhiClient) -> httpx.Response:
+        return client.http.post("/bodhi/v1/api-models/fetch-models", json=body, timeout=DEADLINE)
+
+    spend_then_refused(stack, person, admin, fetch, limit=20, code="too_many_provider_checks")
