@@ -4,15 +4,24 @@ token stands behind the call, that principal.
 
 Both sides cache: a caller reuses a token for half its life, and a callee remembers tokens it has
 already verified until they expire, so the hot path costs a dict lookup, not an HMAC.
+
+The JWS is made and checked with the standard library's hmac (RFC 7515 compact form, one
+algorithm, no header parameter is honoured but `alg`), not a JOSE library: joserfc loads
+cryptography's OpenSSL bindings, about 10 MB of resident memory in every process for one HMAC
+(PERFORMANCE.md P9). The tests check both directions against joserfc.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+import re
 from collections import OrderedDict
+from typing import Any
 
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import OctKey
+import msgspec
 
 from bodhi_common.clock import Clock
 from bodhi_common.context import REQUEST_ID_KEY, Caller, Principal, request_id_var
@@ -22,6 +31,10 @@ MIN_KEY_BYTES = 32
 TOKEN_TTL_SECONDS = 60
 LEEWAY_SECONDS = 5
 _CACHE_SIZE = 4096
+_MAX_TOKEN_CHARS = 4096
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_HEADER = b"eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9"  # {"typ":"JWT","alg":"HS256"}, as joserfc writes
+_json_decode = msgspec.json.Decoder(dict[str, Any]).decode
 
 Metadata = tuple[tuple[str, str], ...]
 
@@ -32,7 +45,7 @@ class InternalAuth:
     def __init__(self, key: str, service: str, clock: Clock, ttl: int = TOKEN_TTL_SECONDS) -> None:
         if len(key.encode()) < MIN_KEY_BYTES:
             raise ValueError(f"the internal key must be at least {MIN_KEY_BYTES} bytes")
-        self._key = OctKey.import_key(key.encode())
+        self._key = key.encode()
         self.service = service
         self._clock = clock
         self._ttl = ttl
@@ -58,7 +71,7 @@ class InternalAuth:
                 claims["role"] = principal.role
             if principal.scope is not None:
                 claims["scope"] = principal.scope
-        token = jwt.encode({"alg": "HS256"}, claims, self._key)
+        token = self._sign(claims)
         if len(self._minted) >= _CACHE_SIZE:
             self._minted.clear()
         self._minted[(audience, principal)] = (token, exp)
@@ -87,10 +100,29 @@ class InternalAuth:
         self._verified[token] = (caller, exp)
         return caller
 
+    def _sign(self, claims: dict[str, object]) -> str:
+        signing_input = _HEADER + b"." + _b64encode(msgspec.json.encode(claims))
+        signature = hmac.digest(self._key, signing_input, hashlib.sha256)
+        return (signing_input + b"." + _b64encode(signature)).decode("ascii")
+
+    def _claims(self, token: str) -> dict[str, Any]:
+        """The claims of a compact HS256 JWS signed with our key; ValueError otherwise."""
+        if len(token) > _MAX_TOKEN_CHARS or not _COMPACT.fullmatch(token):
+            raise ValueError("not a compact JWS")
+        header, payload, signature = token.split(".")
+        signing_input = f"{header}.{payload}".encode("ascii")
+        expected = hmac.digest(self._key, signing_input, hashlib.sha256)
+        if not hmac.compare_digest(_b64decode(signature), expected):
+            raise ValueError("bad signature")
+        fields = _json_decode(_b64decode(header))
+        if fields.get("alg") != "HS256" or "crit" in fields:
+            raise ValueError("unexpected header")
+        return _json_decode(_b64decode(payload))
+
     def _decode(self, token: str, now: float) -> tuple[Caller, float]:
         try:
-            claims = jwt.decode(token, self._key, algorithms=["HS256"]).claims
-        except (JoseError, ValueError) as exc:
+            claims = self._claims(token)
+        except (ValueError, binascii.Error, msgspec.DecodeError) as exc:
             raise Unauthenticated(
                 "invalid internal credentials", code="internal_auth_invalid"
             ) from exc
@@ -119,3 +151,11 @@ def _principal(claims: dict[str, object]) -> Principal | None:
         role=role if isinstance(role, str) else None,
         scope=scope if isinstance(scope, str) else None,
     )
+
+
+def _b64encode(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
