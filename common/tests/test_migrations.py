@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bodhi_common.db import StartupError
+from bodhi_common.errors import StartupError
 from bodhi_common.migrations import migrate
 
 

@@ -13,7 +13,7 @@ import pytest
 from keyring.backends.fail import Keyring as NoKeyring
 from keyrings.alt.file import PlaintextKeyring
 
-from bodhi_common.db import StartupError
+from bodhi_common.errors import StartupError
 from secret_svc.store import SecretStore
 
 from support import ENTRY, dump_database, new_master_key, open_vault, settings_env

@@ -11,6 +11,7 @@ import asyncpg
 
 from bodhi_common.clock import Clock
 from bodhi_common.config import mask_url
+from bodhi_common.errors import StartupError
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +22,6 @@ _PERMANENT = (
     asyncpg.InvalidAuthorizationSpecificationError,
     ValueError,  # a DSN asyncpg cannot parse
 )
-
-
-class StartupError(Exception):
-    """The process cannot start; the message is one line for the operator."""
 
 
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:

@@ -126,3 +126,7 @@ class Internal(ServiceError):
 
     status = grpc.StatusCode.INTERNAL
     default_code = "internal_error"
+
+
+class StartupError(Exception):
+    """The process cannot start; the message is one line for the operator (not a call's error)."""

@@ -13,7 +13,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from bodhi_common.db import StartupError
+from bodhi_common.errors import StartupError
 from bodhi_common.interceptor import ServerInterceptor
 from bodhi_common.internal_auth import InternalAuth
 from bodhi_common.live_settings import LiveSettings

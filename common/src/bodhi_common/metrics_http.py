@@ -10,7 +10,7 @@ import logging
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from bodhi_common.db import StartupError
+from bodhi_common.errors import StartupError
 from bodhi_common.metrics import Metrics
 
 log = logging.getLogger(__name__)

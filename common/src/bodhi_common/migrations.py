@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from bodhi_common.db import StartupError
+from bodhi_common.errors import StartupError
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import uvloop
 
 from bodhi_common import logs
 from bodhi_common.config import ConfigError, load
-from bodhi_common.db import StartupError
+from bodhi_common.errors import StartupError
 
 S = TypeVar("S", bound=msgspec.Struct)
 

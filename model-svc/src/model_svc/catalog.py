@@ -6,8 +6,7 @@ from pathlib import Path
 
 import msgspec
 
-from bodhi_common.db import StartupError
-from bodhi_common.errors import NotFound
+from bodhi_common.errors import NotFound, StartupError
 from model_svc.domain import CatalogModel
 
 SHIPPED = Path(__file__).parent / "models.yaml"

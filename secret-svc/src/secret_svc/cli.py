@@ -24,8 +24,7 @@ import msgspec
 from bodhi_common.bootstrap import service_database
 from bodhi_common.clock import SystemClock
 from bodhi_common.context import ADMIN_ROLE, Caller, Principal, caller_var
-from bodhi_common.db import StartupError
-from bodhi_common.errors import ServiceError
+from bodhi_common.errors import ServiceError, StartupError
 from secret_svc.audit import Auditor
 from secret_svc.backup import BackupEntry, BackupError, open_backup, seal_backup
 from secret_svc.domain import NAMESPACES

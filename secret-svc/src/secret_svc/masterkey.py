@@ -15,7 +15,7 @@ from typing import Literal, Protocol
 
 import msgspec
 
-from bodhi_common.db import StartupError
+from bodhi_common.errors import StartupError
 from secret_svc import crypto
 from secret_svc.settings import SecretSettings
 

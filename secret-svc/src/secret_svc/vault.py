@@ -9,8 +9,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bodhi_common.clock import Clock
-from bodhi_common.db import StartupError
-from bodhi_common.errors import DataLoss, FailedPrecondition, InvalidArgument, NotFound
+from bodhi_common.errors import (
+    DataLoss,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    StartupError,
+)
 from secret_svc import crypto, masterkey
 from secret_svc.domain import (
     MAX_NAME_LENGTH,
