@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Any
-
-import gguf
+from typing import TYPE_CHECKING, Any
 
 from bodhi_common.errors import DataLoss
 from model_svc.alias_store import AliasStore
 from model_svc.domain import ModelMetadata
+
+if TYPE_CHECKING:
+    import gguf
 
 
 class MetadataReader:
@@ -35,6 +36,10 @@ class MetadataReader:
 
 def parse(path: str) -> ModelMetadata:
     """Read the metadata of a GGUF file."""
+    # Imported on first use: gguf loads numpy, 12 MB of resident memory a model-svc that is
+    # not asked for metadata never needs (PERFORMANCE.md P9).
+    import gguf
+
     try:
         reader = gguf.GGUFReader(path)
     except (ValueError, OSError, IndexError) as exc:
@@ -78,6 +83,8 @@ def _count(reader: gguf.GGUFReader) -> int | None:
 def _quantization(file_type: Any) -> str:
     if not isinstance(file_type, int):
         return ""
+    import gguf  # loaded by parse already
+
     try:
         return gguf.LlamaFileType(file_type).name.removeprefix("MOSTLY_")
     except ValueError:
