@@ -32,6 +32,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.middleware import request_id_middleware
 from gateway.oauth import OAuthFlow
 from gateway.openapi_errors import document_errors
+from gateway.openapi_security import document_security, security_components
 from gateway.rate_limits import RateLimits
 from gateway.routes import (
     access,
@@ -155,6 +156,7 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
             version=version("bodhi-gateway"),
             path="/api-docs",
             render_plugins=[SwaggerRenderPlugin(path="/swagger")],
+            components=security_components(wiring["web"].session_cookie),
         ),
         logging_config=None,  # logs go through bodhi_common.logs (JSON lines)
         debug=False,
@@ -163,6 +165,7 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
     # too), and a browser on another origin is sent to the public one whatever the path or
     # method support (reference 0.4).
     document_errors(app)
+    document_security(app)
     public = settings.bodhi_public_url if settings.bodhi_canonical_redirect else None
     app.asgi_handler = metrics.middleware(canonical_middleware(public)(app.asgi_handler))
     return app

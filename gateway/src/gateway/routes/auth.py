@@ -17,6 +17,7 @@ from gateway.clients import Backends
 from gateway.errors import status_of
 from gateway.identity import AuthContext
 from gateway.oauth import OAuthFlow
+from gateway.openapi_security import SESSION_ONLY
 from gateway.rate_limits import RateLimits, client_address
 from gateway.schemas.identity import (
     ApiTokenUser,
@@ -156,6 +157,7 @@ def session_user(ctx: AuthContext) -> AuthContext:
     tags=["access"],
     summary="Ask for a role",
     status_code=HTTP_201_CREATED,
+    security=SESSION_ONLY,  # no guard: session_user() below is the check
 )
 async def request_access(
     ctx: NamedDependency[AuthContext], backends: NamedDependency[Backends]
@@ -164,7 +166,12 @@ async def request_access(
     await backends.auth.request_access(session_user(ctx))
 
 
-@get("/bodhi/v1/user/request-status", tags=["access"], summary="My latest access request")
+@get(
+    "/bodhi/v1/user/request-status",
+    tags=["access"],
+    summary="My latest access request",
+    security=SESSION_ONLY,  # no guard: session_user() below is the check
+)
 async def request_status(
     ctx: NamedDependency[AuthContext], backends: NamedDependency[Backends]
 ) -> RequestStatusOut:
