@@ -118,6 +118,26 @@ def test_hostile_path_parameters_are_a_clear_4xx(
     assert status in (400, 404, 405), body
 
 
+@pytest.mark.parametrize("action", ["approve", "reject"])
+@pytest.mark.parametrize("request_id", ["4762842581391272501870824783872", "0", "-1"])
+def test_an_access_request_id_out_of_range_is_400(
+    admin: BodhiClient, action: str, request_id: str
+) -> None:
+    """Ids are int64 in auth-svc: a larger one could not even be sent there (schemathesis found
+    it as a 500)."""
+    body = {"role": "resource_user"} if action == "approve" else None
+    response = admin.http.post(f"/bodhi/v1/access-requests/{request_id}/{action}", json=body)
+    assert code_of(response) == (400, "invalid_request"), response.text
+
+
+@pytest.mark.parametrize("params", [{"seed": 10**30}, {"max_tokens": 2**63}, {"max_tokens": -1}])
+def test_alias_numbers_out_of_range_are_400(robot: httpx.Client, params: dict[str, int]) -> None:
+    """An alias's seed and max_tokens are int64 in model-svc: out of range is a 400."""
+    body = {"alias": "hostile:int", "repo": "a/b", "filename": "c.gguf", "request_params": params}
+    response = robot.post("/bodhi/v1/models", json=body)
+    assert code_of(response) == (400, "invalid_request"), response.text
+
+
 def raw_request(base_url: str, method: str, path: str, authorization: str) -> tuple[int, bytes]:
     """One request with `path` exactly as written (clients resolve dot segments first)."""
     url = urlsplit(base_url)

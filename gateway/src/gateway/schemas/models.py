@@ -10,6 +10,8 @@ import msgspec
 from gateway.schemas.ai import ApiAliasOut
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+# int64 in model-svc's messages: a larger number is a 400 here, not a message that cannot be built.
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 class RequestParamsBody(
@@ -18,9 +20,9 @@ class RequestParamsBody(
     """OpenAI request parameters an alias fills in when the client leaves them unset."""
 
     frequency_penalty: float | None = None
-    max_tokens: int | None = None
+    max_tokens: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] | None = None
     presence_penalty: float | None = None
-    seed: int | None = None
+    seed: Int64 | None = None
     temperature: float | None = None
     top_p: float | None = None
     stop: list[str] = msgspec.field(default_factory=list)
