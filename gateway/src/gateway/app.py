@@ -28,6 +28,7 @@ from gateway.clients import Backends
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.hostile import GatewayRequest, request_guard
 from gateway.identity import AuthContext
+from gateway.litestar_app import MsgspecLitestar
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import request_id_middleware
 from gateway.oauth import OAuthFlow
@@ -120,7 +121,7 @@ def create_app(settings: GatewaySettings, clock: Clock | None = None) -> Litesta
             await wiring["redis"].aclose()
 
     ai_body = settings.bodhi_max_ai_body_bytes
-    app = Litestar(
+    app = MsgspecLitestar(
         route_handlers=[
             *system.ROUTES,
             *auth.ROUTES,
