@@ -69,11 +69,13 @@ WHY: dict[str, str] = {
         "verified."
     ),
     "P9": (
-        "Idle RSS is imports, not data (measured import by import, bytecode compiled): the "
-        "interpreter + msgspec ~14 MB, grpc ~19 MB, redis-py 8 ~10 MB, Litestar + uvicorn "
-        "~11 MB, joserfc with cryptography (internal tokens) ~10 MB, httpx ~4 MB; a bare aiohttp "
-        "server measured in the same run is the floor. "
-        "Would take: internal tokens signed with hmac alone (no cryptography in the gateway), "
-        "no httpx in the gateway process, and a leaner Redis client."
+        "Only auth-svc misses (the gateway, model-svc, aiproxy-svc and secret-svc meet theirs "
+        "since internal tokens use hmac, gguf/numpy load on first use and Litestar loads no "
+        "pydantic). Idle RSS is imports, not data (measured import by import, bytecode "
+        "compiled): grpc ~13 MB, cryptography ~8 MB (joserfc verifies the identity provider's "
+        "RS256/ES256 signatures with it), asyncpg ~3 MB, httpx ~3 MB, which in the development "
+        "environment also imports rich, click and pygments for its command line (~2.5 MB; absent "
+        "from the service's image). Would take: the OIDC token checks in a process of their own, "
+        "or a lighter RSA/EC verifier than OpenSSL's bindings; none is worth a second process."
     ),
 }
