@@ -34,16 +34,20 @@ WHY: dict[str, str] = {
         "CPU-bound on 2 cores shared by the load generator, the upstream, the gateway and "
         "aiproxy-svc: gateway + aiproxy use about 1.0-1.5 ms of CPU per request, so the stack "
         "saturates well before 1,400 req/s. " + _HOP[0].upper() + _HOP[1:] + ". Would take: "
-        "halving CPU per request (one hop fewer, as in P1) or more cores: gateways and aiproxy "
-        "replicas are stateless and scale out (deploy/k8s runs several)."
+        "halving CPU per request (above all one hop fewer: the gateway calling a warm provider "
+        "itself while aiproxy-svc keeps owning configuration and keys, a trust change "
+        "ARCHITECTURE.md would have to accept) or more cores: gateways and aiproxy replicas are "
+        "stateless and scale out (deploy/k8s runs several)."
     ),
     "P4": (
-        "Time to first event pays what P1 pays plus the server-streaming RPC's start message. "
-        "The added gap between chunks is ~0.01 ms at the median; its p99 is scheduling: the "
-        "path has two Python processes (gateway, aiproxy) where LiteLLM has one, on 2 cores "
-        "shared with the client and the upstream, so a chunk sometimes waits for a core "
-        "(0.47 ms and 1.65 ms p99 in two full runs on record). Coalescing, loss and disconnects "
-        "meet their targets. Would take what P1 takes (one hop fewer), or more cores."
+        "Time to first event pays what P1 pays plus the server-streaming RPC's start message "
+        "(2.38 ms and 3.08 ms at p50 in the last two full runs, on different boxes). The added "
+        "gap between chunks is ~0.01 ms at the median; its p99 is scheduling: the path has two "
+        "Python processes (gateway, aiproxy) where LiteLLM has one, on 2 cores shared with the "
+        "client and the upstream, so a chunk sometimes waits for a core (0.27, 0.47 and 1.65 ms "
+        "p99 in three full runs on record). Coalescing, loss and disconnects meet their targets. "
+        "Would take one hop fewer (the gateway calling a warm provider itself, as P3 says), or "
+        "more cores."
     ),
     "P5": (
         "Our server adds an interceptor (internal-token check from its cache, request id, "
@@ -52,9 +56,10 @@ WHY: dict[str, str] = {
     ),
     "P7": (
         "GetSecret's p99 is the gRPC hop's tail, not crypto: the bare hop alone (same run) is "
-        "most of the p99 and the AES-GCM work is microseconds per call. Would take what P5 "
-        "takes; callers on the hot path already keep decrypted keys in memory (aiproxy-svc "
-        "does), so the vault is not on the chat path."
+        "most of the p99 and the AES-GCM work is microseconds per call. Would take a cheaper "
+        "interceptor (internal-token check, request id, metrics) or a faster box; callers on "
+        "the hot path already keep decrypted keys in memory (aiproxy-svc does), so the vault is "
+        "not on the chat path."
     ),
     "P8": (
         "curl -o writes without hashing; model-svc verifies SHA-256 as the bytes arrive (the "
