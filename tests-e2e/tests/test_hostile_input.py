@@ -7,6 +7,7 @@ pulls and provider calls. (Generated bodies for every route are test_hostile_sch
 from __future__ import annotations
 
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
@@ -184,7 +185,8 @@ def test_invalid_tokens_are_refused_with_429_on_every_instance(stack: Stack) -> 
 
 def power_user(name: str, admin: BodhiClient, browser: Callable[[], BodhiClient]) -> BodhiClient:
     """A new person, given the power-user role by the admin and logged in again (a session of
-    their own, so their limits are counted apart from every other test's)."""
+    their own, so their limits are counted apart from every other test's; `name` is unique to
+    the run, as Redis and its counters outlive a stack)."""
     person = browser()
     person.login_as(name)
     assert person.request_access().status_code == 201
@@ -224,7 +226,7 @@ def test_pulls_are_limited_per_person_on_every_instance(
 ) -> None:
     """BODHI_PULL_LIMIT (30 a minute by default) counts every pull a person starts, found or
     not (an unknown alias is 404 here: nothing to download, but the Hub could have been asked)."""
-    person = power_user("hasty-puller", admin, browser)
+    person = power_user(f"hasty-puller-{uuid.uuid4().hex[:8]}", admin, browser)
 
     def pull(client: BodhiClient) -> httpx.Response:
         return client.http.post("/bodhi/v1/modelfiles/pull/no-such:alias", timeout=DEADLINE)
@@ -237,7 +239,7 @@ def test_provider_calls_are_limited_per_person_on_every_instance(
 ) -> None:
     """BODHI_PROVIDER_CHECK_LIMIT (20 a minute by default) counts each provider test or model
     listing a person asks for, so the gateway cannot be used to hammer a provider."""
-    person = power_user("hasty-checker", admin, browser)
+    person = power_user(f"hasty-checker-{uuid.uuid4().hex[:8]}", admin, browser)
     body = {"base_url": provider.url, "api_key": PROVIDER_KEY}
 
     def fetch(client: BodhiClient) -> httpx.Response:

@@ -64,10 +64,12 @@ def store(stack: Stack) -> Iterator[redis.Redis]:
 
 @pytest.fixture(scope="module", autouse=True)
 def forget_rate_limits(store: redis.Redis) -> Iterator[None]:
-    """Generated login callbacks fail, and count against this address (10 per 5 minutes):
-    the shared stack's later logins must not inherit them."""
+    """Generated login callbacks fail, and count against this address (10 per 5 minutes), and
+    generated pulls and provider calls count against the admin, whose subject every stack
+    shares (the dev provider derives it from the login): later tests must not inherit them."""
     yield
-    forget(store, "bodhi:bad-*")
+    for pattern in ("bodhi:bad-*", "bodhi:pulls:*", "bodhi:provider-checks:*"):
+        forget(store, pattern)
 
 
 def forget(store: redis.Redis, pattern: str) -> None:
