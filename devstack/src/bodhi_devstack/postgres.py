@@ -88,7 +88,7 @@ class EmbeddedPostgres:
 
     def _start_server(self) -> None:
         self._clear_stale_pid()
-        if port_open(HOST, self.port):
+        if not self._port_released():
             raise StartupError(f"postgres: {HOST}:{self.port} is already in use by another process")
         began = time.monotonic()
         # No unix socket (-k ''): TCP on loopback is the only way in, so trust auth stays local.
@@ -160,6 +160,17 @@ class EmbeddedPostgres:
     def _running_port(self) -> int | None:
         lines = _pid_file_lines(self.data_dir)
         return int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else None
+
+    def _port_released(self, within: float = 3.0) -> bool:
+        """True once nothing listens on the port. A server killed a moment ago can still hold
+        it: the kernel frees its memory (so its pid no longer reads as a postmaster) before it
+        closes its sockets."""
+        deadline = time.monotonic() + within
+        while port_open(HOST, self.port):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def _clear_stale_pid(self) -> None:
         # PostgreSQL refuses to start if the pid in a stale file now belongs to another
