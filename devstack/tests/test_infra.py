@@ -246,7 +246,9 @@ def test_embedded_postgres_recovers_from_a_crash_and_a_stale_pid_file(scratch: P
     server = EmbeddedPostgres(scratch / "pg", free_port(), sys.stdout, ephemeral=True)
     server.start()
     try:
-        os.kill(_postmaster_pid(server), signal.SIGKILL)
+        pid = _postmaster_pid(server)
+        os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid)  # crashed, not crashing: a dying postmaster can still look alive
         server.start()  # the pid file of the killed server is left behind
         run_sync(_run(server.admin_url, "SELECT 1"))
         server.stop()
@@ -257,6 +259,20 @@ def test_embedded_postgres_recovers_from_a_crash_and_a_stale_pid_file(scratch: P
         run_sync(_run(server.admin_url, "SELECT 1"))
     finally:
         server.stop()
+
+
+def _wait_gone(pid: int, within: float = 10.0) -> None:
+    """Until `pid` has exited (a zombie counts as gone: it holds no socket and no memory)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"process {pid} did not exit within {within} s of SIGKILL")
 
 
 def _postmaster_pid(server: EmbeddedPostgres) -> int:
