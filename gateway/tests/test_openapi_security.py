@@ -99,7 +99,7 @@ async def test_known_routes_accept_the_schemes_of_their_guard(
 
 
 async def _unknown_guard(_: ASGIConnection[Any, Any, Any, Any], __: BaseRouteHandler) -> None:
-    """A guard that is not gateway.guards.guard(rule)."""
+    """A guard that is not a gateway.guards.Guard."""
 
 
 @get("/guarded-elsewhere", guards=[_unknown_guard], sync_to_thread=False)

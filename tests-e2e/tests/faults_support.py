@@ -1,5 +1,4 @@
-"""Shared by the fault tests (test_faults_*.py): their stacks, first admin, a timer and a
-bounded wait."""
+"""Shared by the fault tests (test_faults_*.py): their stacks, first admin, and a timer."""
 
 from __future__ import annotations
 
@@ -33,18 +32,6 @@ def timed(action: Callable[[], T]) -> tuple[T, float]:
     started = time.monotonic()
     result = action()
     return result, 1000 * (time.monotonic() - started)
-
-
-def until(action: Callable[[], T], done: Callable[[T], bool], timeout: float = 10.0) -> T:
-    """`action`'s result once `done` holds of it, or its last result after `timeout` seconds (a
-    no-hang bound for what recovers in the background, such as a channel's reconnect backoff;
-    the caller asserts on what it gets)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = action()
-        if done(result) or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
 
 
 @contextlib.contextmanager

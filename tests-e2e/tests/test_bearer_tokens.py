@@ -11,22 +11,10 @@ import redis
 
 from bodhi_devstack.proc import free_port
 from bodhi_devstack.stack import Stack
-from bodhi_e2e.client import BodhiClient
+from bodhi_e2e.client import BodhiClient, power_user
 
 Browser = Callable[[], BodhiClient]
 THROTTLE_KEY = "bodhi:bad-bearer:127.0.0.1"
-
-
-def power_user(admin: BodhiClient, browser: Browser, username: str) -> BodhiClient:
-    """A person logged in with role power_user."""
-    person = browser()
-    user_id = person.login_as(username)["user_id"]
-    response = admin.http.put(
-        f"/bodhi/v1/users/{user_id}/role", json={"role": "resource_power_user"}
-    )
-    assert response.status_code == 200, response.text
-    assert person.login_as(username)["role"] == "resource_power_user"
-    return person
 
 
 def test_a_deactivated_token_stops_on_every_instance_within_a_second(

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from faults_support import Fault, faulty_stack, first_admin, timed, until
+from faults_support import Fault, faulty_stack, first_admin, timed
 
 from bodhi_devstack.stack import Stack
-from bodhi_e2e.client import BodhiClient
+from bodhi_e2e.client import BodhiClient, until
 
 DEADLINE = 5.0  # a request hung longer than this fails the test (httpx.ReadTimeout)
 

@@ -19,7 +19,7 @@ from conftest import PROVIDER_KEY
 from bodhi_devstack.proc import free_port
 from bodhi_devstack.stack import Stack
 from bodhi_devstack.upstream import LocalUpstream
-from bodhi_e2e.client import BodhiClient
+from bodhi_e2e.client import BodhiClient, power_user
 
 DEADLINE = 20.0  # no-hang bound only, never a timing assertion
 THROTTLE_KEY = "bodhi:bad-bearer:127.0.0.1"
@@ -183,19 +183,6 @@ def test_invalid_tokens_are_refused_with_429_on_every_instance(stack: Stack) -> 
     stack.children.pop(f"gateway-{port}").stop()
 
 
-def power_user(name: str, admin: BodhiClient, browser: Callable[[], BodhiClient]) -> BodhiClient:
-    """A new person, given the power-user role by the admin and logged in again (a session of
-    their own, so their limits are counted apart from every other test's; `name` is unique to
-    the run, as Redis and its counters outlive a stack)."""
-    person = browser()
-    person.login_as(name)
-    assert person.request_access().status_code == 201
-    pending = [r for r in admin.pending_requests() if r["username"] == name]
-    assert admin.approve(pending[0]["id"], "resource_power_user").status_code == 200
-    assert person.login_as(name)["role"] == "resource_power_user"
-    return person
-
-
 Call = Callable[[BodhiClient], httpx.Response]
 
 
@@ -226,7 +213,8 @@ def test_pulls_are_limited_per_person_on_every_instance(
 ) -> None:
     """BODHI_PULL_LIMIT (30 a minute by default) counts every pull a person starts, found or
     not (an unknown alias is 404 here: nothing to download, but the Hub could have been asked)."""
-    person = power_user(f"hasty-puller-{uuid.uuid4().hex[:8]}", admin, browser)
+    # unique to the run: Redis and its counters outlive a stack
+    person = power_user(admin, browser, f"hasty-puller-{uuid.uuid4().hex[:8]}")
 
     def pull(client: BodhiClient) -> httpx.Response:
         return client.http.post("/bodhi/v1/modelfiles/pull/no-such:alias", timeout=DEADLINE)
@@ -239,7 +227,7 @@ def test_provider_calls_are_limited_per_person_on_every_instance(
 ) -> None:
     """BODHI_PROVIDER_CHECK_LIMIT (20 a minute by default) counts each provider test or model
     listing a person asks for, so the gateway cannot be used to hammer a provider."""
-    person = power_user(f"hasty-checker-{uuid.uuid4().hex[:8]}", admin, browser)
+    person = power_user(admin, browser, f"hasty-checker-{uuid.uuid4().hex[:8]}")
     body = {"base_url": provider.url, "api_key": PROVIDER_KEY}
 
     def fetch(client: BodhiClient) -> httpx.Response:

@@ -57,8 +57,3 @@ class Guard:
     ) -> None:
         authenticator: Authenticator = connection.app.state.authenticator
         decide(await authenticator.context(connection), self.rule)
-
-
-def guard(rule: Rule) -> Guard:
-    """A Litestar guard enforcing `rule`."""
-    return Guard(rule)

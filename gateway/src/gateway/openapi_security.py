@@ -41,7 +41,7 @@ def security_components(session_cookie: str) -> Components:
 
 
 def _rule(guard: Any) -> Rule | None:
-    """The rule a `gateway.guards.guard(rule)` guard enforces (None for any other guard)."""
+    """The rule a `gateway.guards.Guard` enforces (None for any other guard)."""
     return guard.rule if isinstance(guard, Guard) else None
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
+
+T = TypeVar("T")
 
 
 class BodhiClient:
@@ -40,12 +43,7 @@ class BodhiClient:
 
     def wait_until(self, ready: bool, timeout: float = 15.0) -> httpx.Response:
         """Poll /ready until it reports `ready` (200) or not (503); the last response."""
-        deadline = time.monotonic() + timeout
-        while True:
-            response = self.readiness()
-            if (response.status_code == 200) == ready or time.monotonic() > deadline:
-                return response
-            time.sleep(0.2)
+        return until(self.readiness, lambda r: (r.status_code == 200) == ready, timeout)
 
     def setup(self, name: str, description: str = "") -> httpx.Response:
         """POST /bodhi/v1/setup."""
@@ -120,6 +118,33 @@ class BodhiClient:
     def logout(self) -> httpx.Response:
         """POST /bodhi/v1/logout."""
         return self.http.post("/bodhi/v1/logout")
+
+
+def until(action: Callable[[], T], done: Callable[[T], bool], timeout: float = 10.0) -> T:
+    """`action`'s result once `done` holds of it, or its last result after `timeout` seconds (a
+    no-hang bound for what recovers in the background, such as a restarted service or a
+    channel's reconnect backoff; the caller asserts on what it gets)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = action()
+        if done(result) or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
+
+
+def power_user(
+    admin: BodhiClient, browser: Callable[[], BodhiClient], username: str
+) -> BodhiClient:
+    """A person (a new client of `browser`) logged in with role power_user, which the admin
+    gave them."""
+    person = browser()
+    user_id = person.login_as(username)["user_id"]
+    response = admin.http.put(
+        f"/bodhi/v1/users/{user_id}/role", json={"role": "resource_power_user"}
+    )
+    assert response.status_code == 200, response.text
+    assert person.login_as(username)["role"] == "resource_power_user"
+    return person
 
 
 def _ok(response: httpx.Response, status: int = 200) -> Any:

@@ -10,7 +10,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from gateway.bearer_cache import BearerCache
 from gateway.clients import Backends
-from gateway.guards import MANAGER_SESSION, guard
+from gateway.guards import MANAGER_SESSION, Guard
 from gateway.identity import AuthContext, Level
 from gateway.routes.tokens import Page, PageSize
 from gateway.schemas.identity import (
@@ -23,12 +23,13 @@ from gateway.schemas.identity import (
     UserInfo,
     UserPage,
 )
+from gateway.schemas.models import INT64_MAX
 from gateway.sessions import SessionStore
 
-GUARDS = [guard(MANAGER_SESSION)]
+GUARDS = [Guard(MANAGER_SESSION)]
 # A request id as auth-svc stores it (int64): a larger one is a 400, not a call that cannot be
 # encoded (schemathesis found that 500).
-RequestId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
+RequestId = Annotated[int, Parameter(ge=1, le=INT64_MAX)]
 
 
 async def _sign_out(user_id: str, sessions: SessionStore, cache: BearerCache) -> None:

@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from gateway.clients import Backends
-from gateway.guards import POWER_USER_API, guard
+from gateway.guards import POWER_USER_API, Guard
 from gateway.identity import AuthContext
 from gateway.rate_limits import RateLimits
 from gateway.routes.tokens import Page, PageSize
@@ -27,7 +27,7 @@ from gateway.schemas.ai import (
     TestResult,
 )
 
-WRITE = [guard(POWER_USER_API)]
+WRITE = [Guard(POWER_USER_API)]
 PATH = "/bodhi/v1/api-models"
 TAGS = ["api-models"]
 

@@ -11,11 +11,11 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from gateway.clients import Backends
-from gateway.guards import ADMIN_SESSION, guard
+from gateway.guards import ADMIN_SESSION, Guard
 from gateway.identity import AuthContext
 from gateway.schemas.models import HubTokenBody, HubTokenOut
 
-ADMIN = [guard(ADMIN_SESSION)]
+ADMIN = [Guard(ADMIN_SESSION)]
 PATH = "/bodhi/v1/hub-token"
 
 

@@ -15,7 +15,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from bodhi_common.errors import InvalidArgument, ServiceError
 from gateway.clients import Backends
-from gateway.guards import POWER_USER_API, USER_API, guard
+from gateway.guards import POWER_USER_API, USER_API, Guard
 from gateway.identity import AuthContext
 from gateway.rate_limits import RateLimits
 from gateway.routes.tokens import Page, PageSize
@@ -36,8 +36,8 @@ from gateway.schemas.models import (
     UserAliasOut,
 )
 
-READ = [guard(USER_API)]
-WRITE = [guard(POWER_USER_API)]
+READ = [Guard(USER_API)]
+WRITE = [Guard(POWER_USER_API)]
 Order = Annotated[str, Parameter(pattern="^(asc|desc|ASC|DESC)$")]
 
 

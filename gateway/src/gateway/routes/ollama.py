@@ -19,13 +19,13 @@ from bodhi_common.errors import Internal, NotFound, ServiceError
 from gateway import ollama
 from gateway.clients import Backends
 from gateway.errors import INTERNAL_ERROR, http_error, localized, retry_after, status_of
-from gateway.guards import USER_API, guard
+from gateway.guards import USER_API, Guard
 from gateway.hostile import ANY_CONTENT_TYPE
 from gateway.identity import AuthContext
 from gateway.relay import guarded, join, unless_gone
 from gateway.schemas.models import ModelAliasOut, UserAliasOut
 
-READ = [guard(USER_API)]
+READ = [Guard(USER_API)]
 TAGS = ["ollama"]
 NDJSON = "application/x-ndjson"
 _DETAILS = {

@@ -14,13 +14,13 @@ from litestar.params import FromPath
 
 from bodhi_common.errors import InvalidArgument, NotFound, Unavailable
 from gateway.clients import Backends
-from gateway.guards import USER_API, guard
+from gateway.guards import USER_API, Guard
 from gateway.hostile import not_json
 from gateway.identity import AuthContext
 from gateway.relay import relayed, unless_gone, whole
 from gateway.schemas.ai import OpenAIModel, OpenAIModelList
 
-READ = [guard(USER_API)]
+READ = [Guard(USER_API)]
 TAGS = ["openai"]
 
 

@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from gateway.bearer_cache import BearerCache
 from gateway.clients import Backends
-from gateway.guards import POWER_USER_SESSION, guard
+from gateway.guards import POWER_USER_SESSION, Guard
 from gateway.identity import AuthContext, Level
 from gateway.schemas.identity import (
     ApiTokenOut,
@@ -21,7 +21,7 @@ from gateway.schemas.identity import (
     UpdateTokenRequest,
 )
 
-GUARDS = [guard(POWER_USER_SESSION)]
+GUARDS = [Guard(POWER_USER_SESSION)]
 Page = Annotated[int, Parameter(ge=1, le=1_000_000)]
 PageSize = Annotated[int, Parameter(ge=1, le=100)]
 

@@ -10,8 +10,10 @@ import msgspec
 from gateway.schemas.ai import ApiAliasOut
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
-# int64 in model-svc's messages: a larger number is a 400 here, not a message that cannot be built.
-Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+# The services' messages hold int64: a larger number is a 400 here, not a message that cannot
+# be built.
+INT64_MAX = 2**63 - 1
+Int64 = Annotated[int, msgspec.Meta(ge=-INT64_MAX - 1, le=INT64_MAX)]
 
 
 class RequestParamsBody(
@@ -20,7 +22,7 @@ class RequestParamsBody(
     """OpenAI request parameters an alias fills in when the client leaves them unset."""
 
     frequency_penalty: float | None = None
-    max_tokens: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] | None = None
+    max_tokens: Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)] | None = None
     presence_penalty: float | None = None
     seed: Int64 | None = None
     temperature: float | None = None
